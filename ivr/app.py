@@ -1,0 +1,228 @@
+"""Assembles the running hotline from settings: store, recogniser, call flow, FastAGI
+server and (when present) the operators' web app; and the ``ivr serve`` command."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+import os
+import signal
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from ivr.call import CallRunner, RunnerConfig
+from ivr.config import Settings, get_settings
+from ivr.dialogue.flow import Dialogue, FlowConfig
+from ivr.errors import ConfigError, RecognizerError, StoreError
+
+log = logging.getLogger(__name__)
+
+JOURNAL_REPLAY_S = 30.0
+
+
+@dataclass
+class Hotline:
+    """Everything one ``ivr serve`` process runs."""
+
+    settings: Settings
+    store: object            # the SqlStore (operators' queries live there too)
+    call_log: object         # the store wrapped so that a dead database loses nothing
+    runner: CallRunner
+    speech: bool
+    db_pool: ThreadPoolExecutor
+    decode_pool: ThreadPoolExecutor
+
+    def close(self) -> None:
+        self.db_pool.shutdown(wait=False, cancel_futures=True)
+        self.decode_pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _clock(settings: Settings):
+    try:
+        zone = ZoneInfo(settings.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"IVR_TIMEZONE: unknown time zone {settings.timezone!r}") from None
+    return lambda: dt.datetime.now(zone)
+
+
+def check_paths(settings: Settings) -> None:
+    if not settings.prompts_dir.is_dir():
+        raise ConfigError(f"IVR_PROMPTS_DIR: prompt directory {settings.prompts_dir} does not exist")
+    if not (settings.prompts_dir / "prompts.toml").is_file():
+        raise ConfigError(f"IVR_PROMPTS_DIR: {settings.prompts_dir} has no prompts.toml")
+    try:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        settings.spool.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"IVR_DATA_DIR: cannot create {settings.data_dir}: {exc.strerror}") from None
+
+
+def ensure_prompts(settings: Settings) -> None:
+    """Render prompts whose audio is missing (needs espeak-ng; the repo ships rendered audio)."""
+    from ivr.dialogue.prompts import REQUIRED_PROMPTS
+    from ivr.prompts import check as prompt_check
+    from ivr.prompts.catalog import load_catalog
+
+    catalog_path = settings.prompts_dir / "prompts.toml"
+    problems = prompt_check.check(load_catalog(catalog_path), settings.audio_dir, REQUIRED_PROMPTS)
+    if not problems:
+        return
+    log.info("%d prompt(s) need rendering; rendering now", len(problems))
+    from ivr.prompts.render import build
+
+    build(catalog_path, settings.audio_dir, progress=False)
+    problems = prompt_check.check(load_catalog(catalog_path), settings.audio_dir, REQUIRED_PROMPTS)
+    if problems:
+        raise ConfigError("prompts are incomplete: " + "; ".join(problems[:5]))
+
+
+def load_recognizer(settings: Settings):
+    """The Vosk recogniser, or None (keypad only) when speech is off or the model is unusable."""
+    if not settings.speech_enabled:
+        log.info("speech input disabled by IVR_SPEECH_ENABLED; keypad only")
+        return None
+    try:
+        from ivr.speech.recognizer import load_recognizer as load
+    except ImportError as exc:
+        log.error("speech recogniser unavailable (%s); keypad only", exc)
+        return None
+    try:
+        return load(settings.vosk_model, settings.grammars_dir)
+    except RecognizerError as exc:
+        if settings.vosk_model is not None:
+            raise ConfigError(f"IVR_VOSK_MODEL: {exc}") from None
+        log.error("bundled speech model unusable (%s); keypad only", exc)
+        return None
+
+
+def build_hotline(settings: Settings, *, clock=None) -> Hotline:
+    from ivr.store.journal import JournalingStore
+    from ivr.store.sql import SqlStore
+
+    check_paths(settings)
+    try:
+        store = SqlStore.from_settings(settings)
+    except StoreError as exc:
+        raise ConfigError(f"IVR_DATABASE_URL: {exc}") from None
+    if settings.demo_data and store.recipient_count() == 0:
+        from ivr.store.recipients import load_demo
+
+        count = load_demo(store)
+        log.info("loaded %s DEMO recipients into the empty store (IVR_DEMO_DATA=false to skip)", count)
+    call_log = JournalingStore(store, settings.data_dir / "call-journal.jsonl")
+    recognizer = load_recognizer(settings)
+    cores = os.cpu_count() or 2
+    decode_pool = ThreadPoolExecutor(max_workers=settings.decode_workers or cores, thread_name_prefix="decode")
+    db_pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="db")
+    flow = FlowConfig(
+        max_tries=settings.max_tries, speech=recognizer is not None,
+        operator_app=settings.operator_app, operator_target=settings.operator_target,
+        office_open=settings.office_open, office_close=settings.office_close, office_days=settings.open_days)
+    runner_cfg = RunnerConfig(
+        record_max_ms=settings.record_max_s * 1000, record_silence_s=settings.record_silence_s,
+        complaint_max_ms=settings.complaint_max_s * 1000, keys_timeout_ms=settings.keys_timeout_ms,
+        keep_training_audio=settings.keep_training_audio)
+    audio_dir = settings.audio_dir
+
+    def speak_text(text: str) -> str:
+        from ivr.prompts.render import ensure_spoken
+
+        return ensure_spoken(text, audio_dir)
+
+    runner = CallRunner(Dialogue(flow), call_log, recognizer, config=runner_cfg, speak_text=speak_text,
+                        db_pool=db_pool, decode_pool=decode_pool, clock=clock or _clock(settings))
+    return Hotline(settings, store, call_log, runner, recognizer is not None, db_pool, decode_pool)
+
+
+async def _replay_journal(hotline: Hotline) -> None:
+    loop = asyncio.get_running_loop()
+    while True:
+        try:
+            applied = await loop.run_in_executor(hotline.db_pool, hotline.call_log.replay)
+            if applied:
+                log.info("replayed %d call-log entries kept while the database was down", applied)
+        except StoreError:
+            pass
+        await asyncio.sleep(JOURNAL_REPLAY_S)
+
+
+async def serve(settings: Settings) -> None:
+    from ivr.telephony.channel import ChannelConfig
+    from ivr.telephony.server import AgiServer
+
+    ensure_prompts(settings)
+    hotline = build_hotline(settings)
+    server = AgiServer(hotline.runner, settings.agi_host, settings.agi_port,
+                       config=ChannelConfig.from_settings(settings))
+    await server.start()
+    tasks = [asyncio.create_task(_replay_journal(hotline), name="journal")]
+    web = _web_server(settings, hotline)
+    if web is not None:
+        tasks.append(asyncio.create_task(web.serve(), name="web"))
+    print(f"Hotline BST is answering FastAGI calls on port {server.bound_port}"
+          f" ({'speech and keypad' if hotline.speech else 'keypad only'});"
+          f" store {_safe(settings.db_url)}"
+          + (f"; web app on http://{settings.web_host}:{settings.web_port}/" if web else ""), flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        log.info("shutting down")
+        if web is not None:
+            web.should_exit = True
+        await server.close()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        hotline.close()
+
+
+def _safe(url: str) -> str:
+    from ivr.store.db import safe_url
+
+    return safe_url(url)
+
+
+def _web_server(settings: Settings, hotline: Hotline):
+    if not settings.web_enabled:
+        return None
+    try:
+        from ivr.web.app import create_app
+    except ImportError:
+        return None
+    import socket
+
+    import uvicorn
+
+    with socket.socket() as probe:
+        try:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((settings.web_host, settings.web_port))
+        except OSError:
+            raise ConfigError(f"IVR_WEB_PORT: port {settings.web_port} is already in use") from None
+    app = create_app(settings, store=hotline.store)
+    config = uvicorn.Config(app, host=settings.web_host, port=settings.web_port, log_level="warning",
+                            lifespan="on")
+    return uvicorn.Server(config)
+
+
+def _cmd_serve(args) -> int:
+    settings = get_settings()
+    if args.port:
+        settings = settings.model_copy(update={"agi_port": args.port})
+    asyncio.run(serve(settings))
+    return 0
+
+
+def register(sub) -> None:
+    p = sub.add_parser("serve", help="answer calls (FastAGI) and serve the operators' web app")
+    p.add_argument("--port", type=int, default=0, help="FastAGI port (default IVR_AGI_PORT, 4573)")
+    p.set_defaults(func=_cmd_serve)

@@ -1,0 +1,358 @@
+"""The call runner: the one place that knows both the dialogue core and the adapters.
+
+For each call it runs action -> adapter -> event -> core until the core ends the
+call, and writes the call log as it goes, so a crash mid-call keeps what happened
+so far.  Blocking work (database, speech decoding, rendering a place name) runs in
+bounded thread pools, never on the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import wave
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from ivr import nik as nikmod
+from ivr.dialogue.flow import Dialogue
+from ivr.dialogue.understand import words_to_digits
+from ivr.dialogue.vocab import (
+    Action, Ask, CallStarted, Context, End, Event, Fault, FollowUp, HungUp, KeysEntered, Lookup,
+    LookupDone, NikConfirmed, NoInput, Play, PromptItem, Record, Recorded, SpeechHeard, Spoken, State,
+    Step, Transfer, TransferDone,
+)
+from ivr.errors import CallerHungUp, ChannelError, RecognizerError, StoreError
+from ivr.ports import CallEventRecord, Channel, Recognizer, Store
+
+log = logging.getLogger(__name__)
+
+ALL_KEYS = "0123456789*#"
+ENTRY_END_KEYS = "*#"          # end keypad entry at once when pressed first
+
+
+@dataclass(frozen=True)
+class RunnerConfig:
+    record_max_ms: int = 20_000
+    record_silence_s: int = 2
+    complaint_max_ms: int = 90_000
+    complaint_silence_s: int = 6
+    keys_timeout_ms: int = 6_000
+    keep_training_audio: bool = True
+    min_message_ms: int = 1_500
+
+
+def recording_has_voice(path: Path | None, min_ms: int) -> bool:
+    """True when a recording is long enough and not just line hiss."""
+    if path is None or not path.exists():
+        return False
+    try:
+        with wave.open(str(path), "rb") as w:
+            rate, frames = w.getframerate(), w.readframes(w.getnframes())
+            width = w.getsampwidth()
+    except (wave.Error, EOFError, OSError):
+        return False
+    if width != 2 or not frames:
+        return False
+    audio = np.frombuffer(frames, dtype="<i2").astype(np.float32)
+    if len(audio) * 1000 // rate < min_ms:
+        return False
+    # 20 ms frames; "voice" = a handful of frames well above the quietest ones.
+    size = max(rate // 50, 1)
+    usable = len(audio) // size * size
+    energy = np.sqrt(np.mean(audio[:usable].reshape(-1, size) ** 2, axis=1) + 1e-9)
+    floor = max(float(np.percentile(energy, 10)), 30.0)
+    return int(np.sum(energy > floor * 4)) >= 10
+
+
+class CallRunner:
+    """Runs one call per ``await runner(channel)``; shared by all calls of a process."""
+
+    def __init__(self, dialogue: Dialogue, store: Store, recognizer: Recognizer | None, *,
+                 config: RunnerConfig | None = None,
+                 speak_text: Callable[[str], str] | None = None,
+                 db_pool: Executor | None = None, decode_pool: Executor | None = None,
+                 clock: Callable[[], dt.datetime] | None = None):
+        self.dialogue = dialogue
+        self.store = store
+        self.recognizer = recognizer
+        self.cfg = config or RunnerConfig()
+        self.speak_text = speak_text
+        self.db_pool = db_pool
+        self.decode_pool = decode_pool
+        self.clock = clock or (lambda: dt.datetime.now(dt.timezone.utc))
+        self._spoken: dict[str, str] = {}
+
+    async def __call__(self, channel: Channel) -> None:
+        await _Call(self, channel).run()
+
+
+class _Call:
+    """The state of one call while it runs."""
+
+    def __init__(self, runner: CallRunner, channel: Channel):
+        self.r = runner
+        self.ch = channel
+        self.call_id = ""
+        self.state = State.START
+        self.ctx = Context()
+        self.pending_key: str | None = None
+        self.modes: set[str] = set()
+        self.seq = 0
+        self.speech_ok = runner.recognizer is not None
+        self.outcome = "abandoned"
+        self.ended = False
+
+    # --- plumbing -------------------------------------------------------------------------
+    async def _db(self, fn, *args):
+        return await asyncio.get_running_loop().run_in_executor(self.r.db_pool, fn, *args)
+
+    async def _log(self, kind: str, **fields) -> None:
+        record = CallEventRecord(at=self.r.clock(), kind=kind, state=self.state.value, **fields)
+        try:
+            await self._db(self.r.store.add_event, self.call_id, record)
+        except StoreError:
+            log.warning("call %s: could not write a %s event to the call log", self.call_id, kind)
+
+    async def _store_quietly(self, fn, *args) -> None:
+        try:
+            await self._db(fn, *args)
+        except StoreError:
+            log.warning("call %s: call-log write %s failed", self.call_id, getattr(fn, "__name__", "?"))
+
+    # --- the call -------------------------------------------------------------------------
+    async def run(self) -> None:
+        started = self.r.clock()
+        try:
+            self.call_id = await self._db(self.r.store.start_call, self.ch.info, started)
+        except StoreError:
+            self.call_id = ""
+            log.error("call log unavailable at call start (uniqueid %s)", self.ch.info.uniqueid)
+        try:
+            await self.ch.answer()
+            known = bool(self.ch.info.caller) and self.ch.info.caller.lower() not in ("unknown", "anonymous")
+            step = self.r.dialogue.start(CallStarted(started, caller_known=known))
+            while True:
+                event = await self._execute(step)
+                if event is None:
+                    return
+                step = self.r.dialogue.handle(self.state, self.ctx, event)
+        except CallerHungUp:
+            await self._after_hangup()
+        except ChannelError as exc:
+            log.warning("call %s: AGI conversation broke: %s", self.call_id, type(exc).__name__)
+            await self._log("fault", detail={"kind": "channel", "error": type(exc).__name__})
+            await self._store_quietly(self.r.store.add_follow_up, self.call_id, "system_fault",
+                                      "the telephone connection to the service broke")
+            self.outcome = "fault"
+        except Exception as exc:  # a bug must not leave the caller in silence or the log open
+            log.exception("call %s: unexpected error", self.call_id)
+            await self._log("fault", detail={"kind": "internal", "error": type(exc).__name__})
+            await self._store_quietly(self.r.store.add_follow_up, self.call_id, "system_fault",
+                                      "internal error during the call")
+            self.outcome = "fault"
+            try:
+                await self.ch.play(["error/system"])
+                await self.ch.hangup()
+            except (CallerHungUp, ChannelError):
+                pass
+        finally:
+            await self._finish()
+
+    async def _after_hangup(self) -> None:
+        """The caller hung up: let the core say what follow-up that needs, then close."""
+        await self._log("hangup")
+        step = self.r.dialogue.handle(self.state, self.ctx, HungUp(self.r.clock()))
+        for action in step.actions:
+            if isinstance(action, FollowUp):
+                await self._store_quietly(self.r.store.add_follow_up, self.call_id, action.reason, action.detail)
+            elif isinstance(action, End):
+                self.outcome = action.outcome
+
+    async def _finish(self) -> None:
+        if self.ended:
+            return
+        self.ended = True
+        mode = {frozenset(): "none", frozenset({"keypad"}): "keypad",
+                frozenset({"speech"}): "speech"}.get(frozenset(self.modes), "mixed")
+        await self._store_quietly(self.r.store.finish_call, self.call_id, self.r.clock(), self.outcome,
+                                  self.state.value, mode)
+
+    async def _execute(self, step: Step) -> Event | None:
+        """Run a step's actions; return the event its waiting action produced."""
+        if step.state is not self.state:
+            await self._log("state", detail={"from": self.state.value, "to": step.state.value})
+        self.state, self.ctx = step.state, step.context
+        event: Event | None = None
+        for action in step.actions:
+            event = await self._do(action)
+            if self.ended:
+                return None
+        return event
+
+    async def _do(self, action: Action) -> Event | None:
+        if isinstance(action, Play):
+            await self._play(action.items)
+            return None
+        if isinstance(action, Ask):
+            return await self._ask(action)
+        if isinstance(action, Lookup):
+            return await self._lookup(action)
+        if isinstance(action, Record):
+            return await self._record(action)
+        if isinstance(action, Transfer):
+            await self._log("transfer", detail={"app": action.app})
+            status = await self.ch.transfer(action.app, action.target)
+            await self._log("transfer_done", detail={"status": status})
+            return TransferDone(self.r.clock(), status)
+        if isinstance(action, FollowUp):
+            await self._store_quietly(self.r.store.add_follow_up, self.call_id, action.reason, action.detail)
+            await self._log("follow_up", detail={"reason": action.reason})
+            return None
+        if isinstance(action, NikConfirmed):
+            await self._confirmed(action)
+            return None
+        if isinstance(action, End):
+            self.outcome = action.outcome
+            if action.items:
+                await self._play(action.items, stop_keys="")
+            await self._log("end", detail={"outcome": action.outcome})
+            await self.ch.hangup()
+            await self._finish()
+            return None
+        raise TypeError(f"unknown action {action!r}")
+
+    # --- prompts -------------------------------------------------------------------------
+    async def _resolve(self, items: tuple[PromptItem, ...]) -> list[str]:
+        ids: list[str] = []
+        for item in items:
+            if isinstance(item, Spoken):
+                pid = await self._spoken_id(item.text)
+                if pid:
+                    ids.append(pid)
+            else:
+                ids.append(item)
+        return ids
+
+    async def _spoken_id(self, text: str) -> str | None:
+        cached = self.r._spoken.get(text)
+        if cached or self.r.speak_text is None:
+            return cached
+        try:
+            pid = await asyncio.get_running_loop().run_in_executor(self.r.decode_pool, self.r.speak_text, text)
+        except Exception as exc:  # rendering is best effort: the rest of the answer still plays
+            log.warning("could not render a place/address prompt: %s", type(exc).__name__)
+            await self._log("fault", detail={"kind": "prompt", "error": type(exc).__name__})
+            return None
+        self.r._spoken[text] = pid
+        return pid
+
+    async def _play(self, items: tuple[PromptItem, ...], stop_keys: str = ALL_KEYS) -> None:
+        if self.pending_key is not None and stop_keys:
+            return  # the caller is already answering; don't talk over them
+        ids = await self._resolve(items)
+        await self._log("prompt", prompts=tuple(ids))
+        result = await self.ch.play(ids, stop_keys)
+        if result.key:
+            self.pending_key = result.key
+
+    # --- input ---------------------------------------------------------------------------
+    async def _ask(self, ask: Ask) -> Event:
+        first = self.pending_key
+        self.pending_key = None
+        if first is None:
+            ids = await self._resolve(ask.items)
+            await self._log("prompt", prompts=tuple(ids), detail={"grammar": ask.grammar})
+            first = (await self.ch.play(ids, ALL_KEYS)).key
+        if first is None and ask.speech and self.speech_ok:
+            self.seq += 1
+            rec = await self.ch.record(f"{self.call_id or 'call'}-{self.seq:02d}", self.r.cfg.record_max_ms,
+                                       self.r.cfg.record_silence_s, ALL_KEYS)
+            if rec.key:
+                first = rec.key
+            else:
+                return await self._decode(rec.path, rec.duration_ms, ask.grammar)
+        if first is None:
+            got = await self.ch.collect_keys(1, self.r.cfg.keys_timeout_ms)
+            if not got.keys:
+                await self._log("no_input", detail={"reason": "timeout"})
+                return NoInput(self.r.clock(), "timeout")
+            first = got.keys[0]
+        keys, timed_out = first, False
+        if ask.max_digits > 1 and first not in ask.immediate and first not in ENTRY_END_KEYS:
+            more = await self.ch.collect_keys(ask.max_digits - 1, self.r.cfg.keys_timeout_ms)
+            keys, timed_out = first + more.keys, more.timed_out
+        self.modes.add("keypad")
+        shown = nikmod.mask(keys) if ask.grammar == "digits" else keys
+        await self._log("keys", keys=shown, detail={"count": len(keys), "timed_out": timed_out})
+        return KeysEntered(self.r.clock(), keys, timed_out)
+
+    async def _decode(self, path: Path | None, duration_ms: int, grammar: str) -> Event:
+        if path is None or not path.exists():
+            await self._log("no_input", detail={"reason": "no recording"})
+            return NoInput(self.r.clock(), "silence")
+        await self._store_quietly(self.r.store.add_recording, self.call_id, str(path), f"speech:{grammar}",
+                                  duration_ms)
+        try:
+            transcript = await asyncio.get_running_loop().run_in_executor(
+                self.r.decode_pool, self.r.recognizer.recognize, path, grammar)
+        except RecognizerError as exc:
+            # Speech is gone for this call; the flow goes on by keypad.
+            self.speech_ok = False
+            log.error("speech recognition failed; continuing this call by keypad: %s", exc)
+            await self._log("fault", detail={"kind": "recognizer"})
+            return NoInput(self.r.clock(), "silence")
+        if not transcript.text.strip():
+            await self._log("no_input", detail={"reason": "silence", "decode_s": round(transcript.decode_s, 3)})
+            return NoInput(self.r.clock(), "silence")
+        self.modes.add("speech")
+        shown = transcript.text
+        if grammar == "digits":
+            digits = words_to_digits(transcript.text)
+            shown = nikmod.mask(digits) if digits else "[no digits]"
+        await self._log("speech", transcript=shown, confidence=round(transcript.confidence, 3),
+                        detail={"grammar": grammar, "words": len(transcript.text.split()),
+                                "alternatives": len(transcript.alternatives),
+                                "decode_s": round(transcript.decode_s, 3)})
+        alts = tuple((h.text, h.confidence) for h in transcript.alternatives)
+        return SpeechHeard(self.r.clock(), transcript.text, transcript.confidence, alts, str(path))
+
+    # --- the rest ------------------------------------------------------------------------
+    async def _lookup(self, action: Lookup) -> Event:
+        try:
+            recipient = await self._db(self.r.store.lookup, action.nik)
+        except StoreError as exc:
+            log.error("lookup failed: %s", type(exc).__name__)
+            await self._log("fault", detail={"kind": "store", "during": "lookup"})
+            return Fault(self.r.clock(), "store")
+        await self._log("lookup", detail={"status": recipient.status if recipient else "not_found"})
+        return LookupDone(self.r.clock(), recipient)
+
+    async def _record(self, action: Record) -> Event:
+        ids = await self._resolve(action.items)
+        await self._log("prompt", prompts=tuple(ids))
+        self.pending_key = None
+        await self.ch.play(ids, "")
+        self.seq += 1
+        name = f"{self.call_id or 'call'}-{action.purpose}-{self.seq:02d}"
+        rec = await self.ch.record(name, self.r.cfg.complaint_max_ms, self.r.cfg.complaint_silence_s, "#")
+        heard = recording_has_voice(rec.path, self.r.cfg.min_message_ms)
+        if rec.path is not None and rec.path.exists():
+            await self._store_quietly(self.r.store.add_recording, self.call_id, str(rec.path), action.purpose,
+                                      rec.duration_ms)
+        await self._log("recorded", detail={"purpose": action.purpose, "duration_ms": rec.duration_ms,
+                                            "heard": heard})
+        return Recorded(self.r.clock(), rec.duration_ms, heard)
+
+    async def _confirmed(self, action: NikConfirmed) -> None:
+        await self._store_quietly(self.r.store.set_call_nik, self.call_id, action.nik)
+        await self._log("nik_confirmed", detail={"nik": nikmod.mask(action.nik)})
+        save = getattr(self.r.store, "save_training_utterance", None)
+        if self.r.cfg.keep_training_audio and save is not None:
+            for path, digits in action.training:
+                await self._store_quietly(save, self.call_id, path, digits)

@@ -1,0 +1,133 @@
+"""Settings, built once in the entry point and passed down.
+
+Every setting comes from the environment with the ``IVR_`` prefix (or a ``.env``
+file).  Nothing here runs at import time: call :func:`get_settings` from a command.
+Secrets have no fixed default: in development they are generated once and kept in
+the data directory; in production a missing secret is an error.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import secrets
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, StrictBool, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from ivr.errors import ConfigError
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _default_prompts_dir() -> Path:
+    return REPO_ROOT / "prompts"
+
+
+def _default_grammars_dir() -> Path:
+    return REPO_ROOT / "grammars"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="IVR_", env_file=".env", extra="ignore")
+
+    env: Literal["development", "production", "test"] = "development"
+    data_dir: Path = Path("var")
+    database_url: str = ""                      # default: sqlite file in data_dir
+    agi_host: str = "0.0.0.0"
+    agi_port: int = Field(4573, ge=1, le=65535)
+    web_host: str = "0.0.0.0"
+    web_port: int = Field(8000, ge=1, le=65535)
+    web_enabled: StrictBool = True
+    prompts_dir: Path = Field(default_factory=_default_prompts_dir)
+    grammars_dir: Path = Field(default_factory=_default_grammars_dir)
+    asterisk_sounds: str = "/var/lib/asterisk/sounds/id/hotline"
+    spool_dir: Path | None = None               # service side; default data_dir/spool
+    asterisk_spool: str = ""                    # same folder as Asterisk sees it; default = spool_dir
+    vosk_model: Path | None = None              # default: the bundled model
+    speech_enabled: StrictBool = True
+    decode_workers: int = Field(0, ge=0)        # 0 = number of cores
+    secret_key: str = ""                        # keys NIK hashes and encryption; generated in development
+    demo_data: StrictBool = True                # load demo recipients into an empty store
+    operator_app: Literal["Queue", "Dial"] = "Queue"
+    operator_target: str = "operators"          # queue name, or Dial target such as PJSIP/operator
+    office_open: dt.time = dt.time(8, 0)
+    office_close: dt.time = dt.time(16, 0)
+    office_days: str = "0,1,2,3,4"              # Monday=0
+    timezone: str = "Asia/Jakarta"
+    max_tries: int = Field(3, ge=1, le=9)
+    record_max_s: int = Field(20, ge=3, le=120)
+    record_silence_s: int = Field(2, ge=1, le=10)
+    complaint_max_s: int = Field(90, ge=10, le=600)
+    keys_timeout_ms: int = Field(6000, ge=1000, le=60000)
+    keep_training_audio: StrictBool = True      # keep confirmed NIK utterances as training data
+    log_level: str = "INFO"
+    ami_host: str = "127.0.0.1"
+    ami_port: int = Field(5038, ge=1, le=65535)
+    ami_user: str = ""
+    ami_secret: str = ""
+
+    @field_validator("office_days")
+    @classmethod
+    def _days(cls, v: str) -> str:
+        try:
+            days = {int(x) for x in v.split(",") if x.strip()}
+        except ValueError as exc:
+            raise ValueError("IVR_OFFICE_DAYS must be numbers 0-6 separated by commas (Monday=0)") from exc
+        if not days <= set(range(7)):
+            raise ValueError("IVR_OFFICE_DAYS must be numbers 0-6 (Monday=0)")
+        return v
+
+    # --- derived values -----------------------------------------------------------
+    @property
+    def db_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'hotline.db').resolve()}"
+
+    @property
+    def spool(self) -> Path:
+        return (self.spool_dir or self.data_dir / "spool").resolve()
+
+    @property
+    def asterisk_spool_dir(self) -> str:
+        return self.asterisk_spool or str(self.spool)
+
+    @property
+    def audio_dir(self) -> Path:
+        """Rendered prompt audio (the folder Asterisk sees as ``asterisk_sounds``)."""
+        return self.prompts_dir / "audio"
+
+    @property
+    def open_days(self) -> frozenset[int]:
+        return frozenset(int(x) for x in self.office_days.split(",") if x.strip())
+
+    def secret(self) -> bytes:
+        """The key for NIK hashing and personal-data encryption."""
+        if self.secret_key:
+            if len(self.secret_key) < 16:
+                raise ConfigError("IVR_SECRET_KEY must be at least 16 characters")
+            return self.secret_key.encode()
+        if self.env == "production":
+            raise ConfigError("IVR_SECRET_KEY must be set in production (no default secret is used)")
+        key_file = self.data_dir / "secret.key"
+        if not key_file.exists():
+            key_file.parent.mkdir(parents=True, exist_ok=True)
+            key_file.write_text(secrets.token_urlsafe(48))
+            key_file.chmod(0o600)
+        return key_file.read_text().strip().encode()
+
+
+@functools.lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Build the settings once per process, turning validation errors into ConfigError."""
+    from pydantic import ValidationError
+
+    try:
+        return Settings()
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            name = "IVR_" + "_".join(str(p) for p in err["loc"]).upper()
+            lines.append(f"{name}: {err['msg']}")
+        raise ConfigError("bad setting: " + "; ".join(lines)) from None

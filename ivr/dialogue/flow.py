@@ -1,0 +1,436 @@
+"""The hotline's call flow: a table of state -> handler, each returning a Step.
+
+Handlers are pure: they read the event and the immutable context and return the
+next state, the actions to run and the new context.  Time arrives on the event;
+settings arrive once, in :class:`FlowConfig`.  DESIGN.md section 1 is the script
+this follows; the prompt ids are those of ``prompts/prompts.toml``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass, replace
+from typing import Callable
+
+from ivr import nik as nikmod
+from ivr.dialogue import speak
+from ivr.dialogue.understand import NOTHING, Answer, Kind, keys_answer, speech_answer, words_to_digits
+from ivr.dialogue.vocab import (
+    Action, Ask, CallStarted, Context, End, Event, Fault, FollowUp, HungUp, KeysEntered, Lookup,
+    LookupDone, NikConfirmed, NoInput, Play, PromptItem, Record, Recorded, SpeechHeard, Spoken, State,
+    Step, Transfer, TransferDone,
+)
+from ivr.ports import RecipientInfo
+
+log = logging.getLogger(__name__)
+
+TRANSFER_OK = frozenset({"ANSWER", "ANSWERED", "COMPLETED"})
+DEFAULT_DOCUMENTS = ("surat undangan", "ktp", "kartu keluarga")
+
+
+@dataclass(frozen=True)
+class FlowConfig:
+    max_tries: int = 3
+    speech: bool = True
+    operator_app: str = "Queue"
+    operator_target: str = "operators"
+    office_open: dt.time = dt.time(8, 0)
+    office_close: dt.time = dt.time(16, 0)
+    office_days: frozenset[int] = frozenset({0, 1, 2, 3, 4})
+
+    def office_is_open(self, at: dt.datetime) -> bool:
+        return at.weekday() in self.office_days and self.office_open <= at.time() < self.office_close
+
+
+Handler = Callable[[Context, Event], Step]
+
+
+def _nik_readback(nik: str) -> tuple[PromptItem, ...]:
+    items: list[PromptItem] = []
+    for i, group in enumerate(nikmod.groups(nik)):
+        if i:
+            items.append("silence/short")
+        items.extend(speak.digit_ids(group))
+    return tuple(items)
+
+
+def _problem_items(check: nikmod.NikCheck) -> tuple[PromptItem, ...]:
+    problem = check.problem
+    if problem is nikmod.NikProblem.DAY:
+        return ("nik/bad_day", *speak.number_ids(check.value or 0))
+    if problem is nikmod.NikProblem.MONTH:
+        return ("nik/bad_month", *speak.number_ids(check.value or 0))
+    return ({
+        nikmod.NikProblem.PROVINCE: "nik/bad_province",
+        nikmod.NikProblem.CITY: "nik/bad_city",
+        nikmod.NikProblem.DISTRICT: "nik/bad_district",
+        nikmod.NikProblem.SERIAL: "nik/bad_serial",
+        nikmod.NikProblem.TOO_LONG: "nik/too_long",
+    }.get(problem, "nik/check_card"),)
+
+
+def answer_items(recipient: RecipientInfo | None) -> tuple[PromptItem, ...]:
+    """What the caller hears about their status (without the menu)."""
+    if recipient is None:
+        return ("status/not_found",)
+    status = recipient.status
+    if status == "scheduled" and recipient.collection_date:
+        items: list[PromptItem] = ["status/scheduled", "status/schedule_intro"]
+        items += speak.date_ids(recipient.collection_date)
+        if recipient.time_start and recipient.time_end:
+            items += speak.time_window_ids(recipient.time_start, recipient.time_end)
+        if recipient.place:
+            items += ["status/place_intro", Spoken(recipient.place)]
+        if recipient.address:
+            items += ["status/address_intro", Spoken(recipient.address)]
+        items.append("status/documents_intro")
+        docs = tuple(d.strip() for d in recipient.documents if d.strip())
+        if not docs or tuple(d.lower() for d in docs) == DEFAULT_DOCUMENTS:
+            items.append("docs/default")
+        else:
+            items.append(Spoken(", ".join(docs) + "."))
+        items.append("status/free")
+        return tuple(items)
+    if status in ("scheduled", "not_scheduled"):
+        return ("status/not_scheduled",)
+    if status == "collected":
+        if recipient.collected_on:
+            return ("status/collected", *speak.date_ids(recipient.collected_on), "status/collected_check")
+        return ("status/collected_unknown", "status/collected_check")
+    if status == "in_review":
+        return ("status/in_review",)
+    return ("status/rejected",)
+
+
+class Dialogue:
+    """The call flow.  ``start`` opens a call; ``handle`` moves it on by one event."""
+
+    def __init__(self, config: FlowConfig | None = None):
+        self.cfg = config or FlowConfig()
+        self._handlers: dict[State, Handler] = {
+            State.ASK_NIK: self._on_nik,
+            State.CONFIRM: self._on_confirm,
+            State.FIX_WHICH: self._on_fix_which,
+            State.FIX_GROUP: self._on_fix_group,
+            State.LOOKUP: self._on_lookup,
+            State.MENU: self._on_menu,
+            State.REPORT: self._on_report,
+            State.OPERATOR: self._on_operator,
+            State.CALLBACK_OFFER: self._on_callback_offer,
+            State.MESSAGE: self._on_message,
+            State.FALLBACK: self._on_fallback,
+        }
+
+    # --- entry points -----------------------------------------------------------------
+    def start(self, event: CallStarted) -> Step:
+        ctx = Context(caller_known=event.caller_known, started=event.at)
+        first = "nik/ask" if self.cfg.speech else "nik/ask_keys_only"
+        return Step(State.ASK_NIK, (Play(("greeting",)), self._nik_question(ctx, (first,))), ctx)
+
+    def handle(self, state: State, ctx: Context, event: Event) -> Step:
+        if isinstance(event, HungUp):
+            return self._hung_up(state, ctx)
+        if isinstance(event, Fault):
+            return Step(State.END, (FollowUp("system_fault", event.kind), End("fault", ("error/system",))), ctx)
+        handler = self._handlers.get(state)
+        if handler is None:
+            log.warning("event %s arrived in state %s, which takes none; ending the call",
+                        type(event).__name__, state.value)
+            return Step(State.END, (FollowUp("system_fault", f"unexpected event in {state.value}"),
+                                    End("fault", ("error/system",))), ctx)
+        return handler(ctx, event)
+
+    # --- helpers ------------------------------------------------------------------------
+    def _answer(self, event: Event, grammar: str) -> Answer | None:
+        """The caller's answer, or None when there was no input at all."""
+        if isinstance(event, KeysEntered):
+            return keys_answer(event.keys, grammar)
+        if isinstance(event, SpeechHeard):
+            return speech_answer(event.text, grammar)
+        if isinstance(event, NoInput):
+            return None
+        return NOTHING
+
+    def _outcome(self, ctx: Context) -> str:
+        if ctx.recipient_status == "not_found":
+            return "not_found"
+        return "answered" if ctx.recipient_status else "abandoned"
+
+    def _hung_up(self, state: State, ctx: Context) -> Step:
+        actions: list[Action] = []
+        if state is State.REPORT:
+            actions.append(FollowUp("complaint", "caller hung up while recording a report"))
+        elif state is State.MESSAGE:
+            actions.append(FollowUp("callback", "caller hung up while leaving a message"))
+        elif state is State.FALLBACK:
+            actions.append(FollowUp("repeated_failure", "caller hung up after repeated failures"))
+        elif state is State.OPERATOR and ctx.caller_known:
+            actions.append(FollowUp("callback", "caller hung up while waiting for an operator"))
+        actions.append(End(self._outcome(ctx)))
+        return Step(State.END, tuple(actions), ctx)
+
+    def _fail(self, ctx: Context, retry: Callable[[Context], Step], heard: bool) -> Step:
+        """No input or no usable answer: re-prompt more simply, or give up to the fallback."""
+        ctx = replace(ctx, tries=ctx.tries + 1)
+        if ctx.tries >= self.cfg.max_tries:
+            return self._fallback(ctx)
+        step = retry(ctx)
+        sorry: PromptItem = "error/not_understood" if heard else "error/not_heard"
+        return replace(step, actions=(Play((sorry,)),) + step.actions)
+
+    # --- NIK entry ------------------------------------------------------------------------
+    def _nik_question(self, ctx: Context, items: tuple[PromptItem, ...]) -> Ask:
+        remaining = nikmod.NIK_LENGTH - len(ctx.digits)
+        # No NIK starts with 0, so a lone 0 as the first key is the operator.
+        return Ask(items, "digits", max_digits=max(remaining, 1), speech=self.cfg.speech,
+                   immediate="0" if not ctx.digits else "")
+
+    def _ask_nik(self, ctx: Context, lead: tuple[PromptItem, ...] = (),
+                 note: tuple[PromptItem, ...] = ()) -> Step:
+        if ctx.digits:
+            items = ("nik/heard_so_far", *_nik_readback(ctx.digits), *note, "nik/ask_rest")
+        elif not self.cfg.speech:
+            items = ("nik/ask_keys_only",)
+        elif ctx.tries >= 2:
+            items = ("nik/ask_keypad",)
+        elif ctx.tries == 1:
+            items = ("nik/ask_simple",)
+        else:
+            items = ("nik/ask",)
+        return Step(State.ASK_NIK, (self._nik_question(ctx, lead + items),), ctx)
+
+    def _on_nik(self, ctx: Context, event: Event) -> Step:
+        answer = self._answer(event, "digits")
+        if answer is None or answer.kind is Kind.NOTHING:
+            return self._fail(ctx, self._ask_nik, heard=answer is not None)
+        lone_zero = isinstance(event, KeysEntered) and not ctx.digits and answer.value == "0"
+        if answer.kind is Kind.OPERATOR or lone_zero:
+            return self._to_operator(replace(ctx, tries=0), event)
+        if answer.kind is Kind.REPEAT:
+            return self._ask_nik(ctx)
+        if answer.kind is Kind.RESTART:
+            ctx = replace(ctx, digits="", spans=(), tries=0)
+            return self._ask_nik(ctx, ("nik/start_over",))
+        return self._add_digits(ctx, event, answer.value)
+
+    def _add_digits(self, ctx: Context, event: Event, digits: str) -> Step:
+        if isinstance(event, SpeechHeard):
+            digits = self._best_digits(ctx, event, digits)
+            span = (event.recording, len(ctx.digits), len(ctx.digits) + len(digits))
+            ctx = replace(ctx, spans=ctx.spans + (span,))
+        ctx = replace(ctx, digits=ctx.digits + digits, tries=0)
+        count = len(ctx.digits)
+        if count > nikmod.NIK_LENGTH:
+            return self._reject_nik(ctx, ("nik/too_long",))
+        if count < nikmod.NIK_LENGTH:
+            return self._ask_nik(ctx, note=("nik/only", *speak.number_ids(count), "nik/digits_word"))
+        check = nikmod.check(ctx.digits)
+        if not check.ok:
+            return self._reject_nik(ctx, _problem_items(check) + ("nik/check_card",))
+        ctx = replace(ctx, nik=ctx.digits)
+        return self._confirm(ctx)
+
+    def _best_digits(self, ctx: Context, event: SpeechHeard, best: str) -> str:
+        """Of the recogniser's readings, prefer one that completes a plausible NIK."""
+        need = nikmod.NIK_LENGTH - len(ctx.digits)
+        candidates = [best] + [words_to_digits(text) for text, _ in event.alternatives]
+        for digits in candidates:
+            if len(digits) == need and nikmod.check(ctx.digits + digits).ok:
+                return digits
+        return best
+
+    def _reject_nik(self, ctx: Context, reason: tuple[PromptItem, ...]) -> Step:
+        ctx = replace(ctx, digits="", spans=(), nik="", nik_rounds=ctx.nik_rounds + 1)
+        if ctx.nik_rounds >= self.cfg.max_tries:
+            return self._fallback(ctx, lead=reason)
+        return Step(State.ASK_NIK, (self._nik_question(ctx, reason),), ctx)
+
+    # --- read-back, confirm and correct --------------------------------------------------
+    def _confirm(self, ctx: Context, simple: bool = False) -> Step:
+        items = ("confirm/intro", *_nik_readback(ctx.nik), "confirm/ask_simple" if simple else "confirm/ask")
+        return Step(State.CONFIRM, (Ask(items, "yesno", speech=self.cfg.speech),), ctx)
+
+    def _on_confirm(self, ctx: Context, event: Event) -> Step:
+        answer = self._answer(event, "yesno")
+        kind = answer.kind if answer else Kind.NOTHING
+        if kind is Kind.YES:
+            training = () if ctx.corrected else tuple(
+                (rec, ctx.nik[a:b]) for rec, a, b in ctx.spans if rec and b > a)
+            ctx = replace(ctx, tries=0)
+            return Step(State.LOOKUP, (NikConfirmed(ctx.nik, training), Lookup(ctx.nik)), ctx)
+        if kind is Kind.NO:
+            return self._fix_which(replace(ctx, tries=0))
+        if kind is Kind.REPEAT:
+            return self._confirm(ctx)
+        if kind is Kind.OPERATOR:
+            return self._to_operator(replace(ctx, tries=0), event)
+        return self._fail(ctx, lambda c: self._confirm(c, simple=True), heard=answer is not None)
+
+    def _fix_which(self, ctx: Context, lead: tuple[PromptItem, ...] = ()) -> Step:
+        return Step(State.FIX_WHICH, (Ask(lead + ("fix/which",), "group", speech=self.cfg.speech),), ctx)
+
+    def _on_fix_which(self, ctx: Context, event: Event) -> Step:
+        answer = self._answer(event, "group")
+        kind = answer.kind if answer else Kind.NOTHING
+        if kind is Kind.GROUP:
+            return self._fix_group(replace(ctx, fix_group=int(answer.value), tries=0))
+        if kind is Kind.ALL:
+            ctx = replace(ctx, digits="", spans=(), nik="", tries=0)
+            return self._ask_nik(ctx, ("nik/start_over",))
+        if kind is Kind.REPEAT:
+            return self._fix_which(ctx)
+        if kind is Kind.OPERATOR:
+            return self._to_operator(replace(ctx, tries=0), event)
+        return self._fail(ctx, self._fix_which, heard=answer is not None)
+
+    def _fix_group(self, ctx: Context, lead: tuple[PromptItem, ...] = ()) -> Step:
+        items = lead + ("fix/group_ask", *speak.digit_ids(str(ctx.fix_group)))
+        return Step(State.FIX_GROUP, (Ask(items, "digits", max_digits=4, speech=self.cfg.speech),), ctx)
+
+    def _on_fix_group(self, ctx: Context, event: Event) -> Step:
+        answer = self._answer(event, "digits")
+        kind = answer.kind if answer else Kind.NOTHING
+        if kind is Kind.OPERATOR:
+            return self._to_operator(replace(ctx, tries=0), event)
+        if kind is Kind.REPEAT:
+            return self._fix_group(ctx)
+        digits = answer.value if answer and kind is Kind.DIGITS else ""
+        if len(digits) != 4:
+            if digits:
+                ctx = replace(ctx, tries=ctx.tries + 1)
+                if ctx.tries >= self.cfg.max_tries:
+                    return self._fallback(ctx)
+                return self._fix_group(ctx, ("fix/group_short",))
+            return self._fail(ctx, self._fix_group, heard=answer is not None)
+        start = (ctx.fix_group - 1) * 4
+        nik = ctx.nik[:start] + digits + ctx.nik[start + 4:]
+        ctx = replace(ctx, nik=nik, digits=nik, corrected=True, tries=0)
+        check = nikmod.check(nik)
+        if not check.ok:
+            ctx = replace(ctx, nik_rounds=ctx.nik_rounds + 1)
+            if ctx.nik_rounds >= self.cfg.max_tries:
+                return self._fallback(ctx, lead=_problem_items(check))
+            return self._fix_which(ctx, _problem_items(check))
+        return self._confirm(ctx)
+
+    # --- the answer -------------------------------------------------------------------------
+    def _on_lookup(self, ctx: Context, event: Event) -> Step:
+        if not isinstance(event, LookupDone):
+            return Step(State.END, (FollowUp("system_fault", "no lookup result"), End("fault", ("error/system",))), ctx)
+        recipient = event.recipient
+        answer = answer_items(recipient)
+        ctx = replace(ctx, answer=answer, recipient_status=recipient.status if recipient else "not_found",
+                      after_answer=True, tries=0)
+        actions: list[Action] = []
+        if recipient is None:
+            actions.append(FollowUp("not_found", "NIK not in the recipient list"))
+        actions.append(self._menu_question(answer + ("menu/after",)))
+        return Step(State.MENU, tuple(actions), ctx)
+
+    def _menu_question(self, items: tuple[PromptItem, ...]) -> Ask:
+        return Ask(items, "menu", speech=self.cfg.speech)
+
+    def _menu(self, ctx: Context, lead: tuple[PromptItem, ...] = (), simple: bool = False) -> Step:
+        return Step(State.MENU, (self._menu_question(lead + ("menu/simple" if simple else "menu/after",)),), ctx)
+
+    def _on_menu(self, ctx: Context, event: Event) -> Step:
+        answer = self._answer(event, "menu")
+        kind = answer.kind if answer else Kind.NOTHING
+        if kind is Kind.REPEAT:
+            return Step(State.MENU, (self._menu_question(ctx.answer + ("menu/after",)),), replace(ctx, tries=0))
+        if kind is Kind.REPORT:
+            ctx = replace(ctx, tries=0, report_tries=0)
+            return Step(State.REPORT, (Record(("report/intro",), "complaint"),), ctx)
+        if kind is Kind.OPERATOR:
+            return self._to_operator(replace(ctx, tries=0), event)
+        if kind is Kind.DONE:
+            return Step(State.END, (End(self._outcome(ctx), ("goodbye",)),), ctx)
+        # The caller has their answer: one gentle reminder of the choices, then goodbye.
+        ctx = replace(ctx, tries=ctx.tries + 1)
+        if ctx.tries >= 2:
+            return Step(State.END, (End(self._outcome(ctx), ("goodbye",)),), ctx)
+        lead = ("error/not_understood",) if answer is not None else ()
+        return self._menu(ctx, lead, simple=True)
+
+    def _on_report(self, ctx: Context, event: Event) -> Step:
+        if isinstance(event, Recorded) and event.heard:
+            ctx = replace(ctx, tries=0)
+            return Step(State.MENU, (FollowUp("complaint", "voice report recorded"),
+                                     self._menu_question(("report/thanks", "menu/after"))), ctx)
+        ctx = replace(ctx, report_tries=ctx.report_tries + 1)
+        if ctx.report_tries < 2:
+            return Step(State.REPORT, (Play(("report/empty",)), Record(("report/intro",), "complaint")), ctx)
+        return self._menu(replace(ctx, tries=0), ("report/empty",))
+
+    # --- operator, callback, message ----------------------------------------------------------
+    def _to_operator(self, ctx: Context, event: Event) -> Step:
+        if self.cfg.office_is_open(event.at):
+            return Step(State.OPERATOR, (Play(("operator/connecting",)),
+                                         Transfer(self.cfg.operator_app, self.cfg.operator_target)), ctx)
+        return self._callback_offer(ctx, ("operator/closed",))
+
+    def _on_operator(self, ctx: Context, event: Event) -> Step:
+        status = event.status.upper() if isinstance(event, TransferDone) else ""
+        if status in TRANSFER_OK:
+            return Step(State.END, (End("operator", ("goodbye",)),), ctx)
+        return self._callback_offer(ctx, ("operator/busy",))
+
+    def _callback_offer(self, ctx: Context, lead: tuple[PromptItem, ...] = ()) -> Step:
+        if not ctx.caller_known:
+            return Step(State.MESSAGE, (Record(lead + ("operator/no_number",), "message"),), ctx)
+        return Step(State.CALLBACK_OFFER,
+                    (Ask(lead + ("operator/callback_offer",), "yesno", speech=self.cfg.speech),), ctx)
+
+    def _callback_noted(self, ctx: Context, why: str) -> Step:
+        return Step(State.END, (FollowUp("callback", why),
+                                End("callback", ("operator/callback_noted", "goodbye"))), ctx)
+
+    def _on_callback_offer(self, ctx: Context, event: Event) -> Step:
+        answer = self._answer(event, "yesno")
+        kind = answer.kind if answer else Kind.NOTHING
+        if kind is Kind.YES:
+            return self._callback_noted(ctx, "caller asked to be called back")
+        if kind is Kind.NO:
+            if ctx.after_answer:
+                return self._menu(replace(ctx, tries=0))
+            return Step(State.END, (End(self._outcome(ctx), ("goodbye",)),), ctx)
+        if kind is Kind.REPEAT:
+            return self._callback_offer(ctx)
+        ctx = replace(ctx, tries=ctx.tries + 1)
+        if ctx.tries >= self.cfg.max_tries:
+            return Step(State.END, (FollowUp("callback", "offered a callback, no answer"),
+                                    End(self._outcome(ctx), ("goodbye",))), ctx)
+        return self._callback_offer(ctx, ("error/not_understood" if answer else "error/not_heard",))
+
+    def _on_message(self, ctx: Context, event: Event) -> Step:
+        if isinstance(event, Recorded) and event.heard:
+            return Step(State.END, (FollowUp("callback", "voice message left"),
+                                    End("message", ("operator/message_thanks", "goodbye"))), ctx)
+        return Step(State.END, (FollowUp("repeated_failure", "no message could be recorded"),
+                                End("failed", ("goodbye",))), ctx)
+
+    # --- when nothing works ---------------------------------------------------------------------
+    def _fallback(self, ctx: Context, lead: tuple[PromptItem, ...] = ()) -> Step:
+        ctx = replace(ctx, tries=0)
+        return Step(State.FALLBACK,
+                    (Ask(lead + ("error/giveup", "fallback/offer"), "fallback", speech=False),), ctx)
+
+    def _on_fallback(self, ctx: Context, event: Event) -> Step:
+        answer = self._answer(event, "fallback")
+        kind = answer.kind if answer else Kind.NOTHING
+        if kind is Kind.OPERATOR:
+            return self._to_operator(ctx, event)
+        if kind is Kind.CALLBACK:
+            if ctx.caller_known:
+                return self._callback_noted(ctx, "asked for a callback after repeated failures")
+            return Step(State.MESSAGE, (Record(("operator/no_number",), "message"),), ctx)
+        if kind is Kind.MESSAGE:
+            return Step(State.MESSAGE, (Record(("message/intro",), "message"),), ctx)
+        if kind is Kind.REPEAT:
+            return Step(State.FALLBACK, (Ask(("fallback/offer",), "fallback", speech=False),), ctx)
+        ctx = replace(ctx, tries=ctx.tries + 1)
+        if ctx.tries >= 2:
+            return Step(State.END, (FollowUp("repeated_failure", "no choice made after repeated failures"),
+                                    End("failed", ("goodbye",))), ctx)
+        return Step(State.FALLBACK, (Ask(("error/not_heard", "fallback/offer"), "fallback", speech=False),), ctx)

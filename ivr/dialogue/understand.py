@@ -1,0 +1,133 @@
+"""What a caller's keys or words mean at each kind of question.  Pure functions.
+
+Speech arrives as lower-case words from a grammar-restricted recogniser; keys as
+DTMF characters.  Each question kind maps both onto one small set of answers, so
+the flow never cares which way the caller answered.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+DIGIT_WORDS = {
+    "nol": "0", "kosong": "0", "satu": "1", "dua": "2", "tiga": "3", "empat": "4",
+    "lima": "5", "enam": "6", "tujuh": "7", "delapan": "8", "sembilan": "9",
+}
+# Callers say "dobel"/"double" before a digit to mean it twice ("dobel satu" = 11);
+# the grammar may not offer these words, but a bigger model may produce them.
+REPEAT_WORDS = {"dobel": 2, "double": 2, "tripel": 3, "triple": 3}
+
+YES_WORDS = {"ya", "iya", "betul", "benar", "bener", "yes"}
+NO_WORDS = {"tidak", "bukan", "salah", "nggak", "enggak", "tak"}
+REPEAT = {"ulangi", "ulang"}
+OPERATOR = {"petugas", "operator"}
+REPORT = {"lapor", "laporan", "melapor"}
+DONE = {"selesai", "cukup", "sudah"}
+ALL = {"semua", "semuanya"}
+GROUP_WORDS = {"satu": 1, "dua": 2, "tiga": 3, "empat": 4}
+
+
+class Kind(str, Enum):
+    DIGITS = "digits"
+    YES = "yes"
+    NO = "no"
+    REPEAT = "repeat"
+    OPERATOR = "operator"
+    REPORT = "report"
+    DONE = "done"
+    GROUP = "group"        # value: 1..4
+    ALL = "all"
+    CALLBACK = "callback"
+    MESSAGE = "message"
+    RESTART = "restart"
+    NOTHING = "nothing"    # nothing usable
+
+
+@dataclass(frozen=True)
+class Answer:
+    kind: Kind
+    value: str = ""
+
+
+NOTHING = Answer(Kind.NOTHING)
+
+
+def words_to_digits(text: str) -> str:
+    """``"tiga satu tujuh dua"`` -> ``"3172"``; keeps repeats, ignores other words."""
+    out: list[str] = []
+    times = 1
+    for word in text.lower().split():
+        if word in REPEAT_WORDS:
+            times = REPEAT_WORDS[word]
+            continue
+        digit = DIGIT_WORDS.get(word)
+        if digit is not None:
+            out.append(digit * times)
+        times = 1
+    return "".join(out)
+
+
+def _words(text: str) -> list[str]:
+    return [w for w in text.lower().split() if w != "[unk]"]
+
+
+def keys_answer(keys: str, grammar: str) -> Answer:
+    """Meaning of keypad input for a question kind."""
+    if not keys:
+        return NOTHING
+    if grammar == "digits":
+        if keys.startswith("*"):
+            return Answer(Kind.RESTART)
+        digits = "".join(k for k in keys if k.isdigit())
+        return Answer(Kind.DIGITS, digits) if digits else NOTHING
+    key = keys[0]
+    if key == "0":
+        return Answer(Kind.OPERATOR)
+    if key == "9":
+        return Answer(Kind.REPEAT)
+    if grammar == "yesno":
+        return {"1": Answer(Kind.YES), "2": Answer(Kind.NO)}.get(key, NOTHING)
+    if grammar == "menu":
+        return {"2": Answer(Kind.REPORT)}.get(key, NOTHING)
+    if grammar == "group":
+        if key in "1234":
+            return Answer(Kind.GROUP, key)
+        return Answer(Kind.ALL) if key == "5" else NOTHING
+    if grammar == "fallback":
+        return {"1": Answer(Kind.CALLBACK), "2": Answer(Kind.MESSAGE)}.get(key, NOTHING)
+    return NOTHING
+
+
+def speech_answer(text: str, grammar: str) -> Answer:
+    """Meaning of recognised words for a question kind."""
+    words = _words(text)
+    if not words:
+        return NOTHING
+    if any(w in OPERATOR for w in words):
+        return Answer(Kind.OPERATOR)
+    if grammar == "digits":
+        digits = words_to_digits(" ".join(words))
+        if digits:
+            return Answer(Kind.DIGITS, digits)
+        return Answer(Kind.REPEAT) if any(w in REPEAT for w in words) else NOTHING
+    if any(w in REPEAT for w in words):
+        return Answer(Kind.REPEAT)
+    if grammar == "yesno":
+        yes = any(w in YES_WORDS for w in words)
+        no = any(w in NO_WORDS for w in words)
+        if yes != no:                       # "ya ... tidak" is not an answer
+            return Answer(Kind.YES if yes else Kind.NO)
+        return NOTHING
+    if grammar == "menu":
+        if any(w in REPORT for w in words):
+            return Answer(Kind.REPORT)
+        if any(w in DONE for w in words):
+            return Answer(Kind.DONE)
+        return NOTHING
+    if grammar == "group":
+        if any(w in ALL for w in words):
+            return Answer(Kind.ALL)
+        groups = [GROUP_WORDS[w] for w in words if w in GROUP_WORDS]
+        return Answer(Kind.GROUP, str(groups[0])) if len(groups) == 1 else NOTHING
+    return NOTHING

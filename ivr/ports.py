@@ -1,0 +1,159 @@
+"""The small interfaces between the call runner and the outside world.
+
+The dialogue core never imports an adapter; the call runner (``ivr.call``) is the
+only module that knows both the core and these ports.  Adapters implement them:
+``ivr.telephony`` (Channel), ``ivr.speech`` (Recognizer), ``ivr.store`` (Store).
+Everything that crosses a port is a frozen dataclass defined here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol, Sequence
+
+
+# --- speech -------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Hypothesis:
+    """One reading of an utterance: lower-case words separated by spaces."""
+
+    text: str
+    confidence: float  # 0.0 .. 1.0
+
+
+@dataclass(frozen=True)
+class Transcript:
+    """What a recogniser made of one recorded utterance.
+
+    ``text`` is "" when nothing was recognised (silence, noise).  ``alternatives``
+    holds the n-best list, best first, and includes the best reading.
+    """
+
+    text: str
+    confidence: float
+    alternatives: tuple[Hypothesis, ...] = ()
+    duration_s: float = 0.0
+    decode_s: float = 0.0
+
+
+class Recognizer(Protocol):
+    """Decodes one finished recording.  Blocking: call it off the event loop."""
+
+    def recognize(self, wav_path: Path, grammar: str) -> Transcript: ...
+
+
+# --- telephony ----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class CallInfo:
+    """What Asterisk tells us about a call when it hands it over."""
+
+    uniqueid: str
+    caller: str          # caller id number, may be "" or "unknown"
+    channel: str = ""
+    language: str = ""
+    extension: str = ""
+    request: str = ""
+    env: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class PlayResult:
+    """Result of playing a sequence of prompts; ``key`` is the key that stopped it."""
+
+    key: str | None = None
+
+
+@dataclass(frozen=True)
+class KeysResult:
+    keys: str
+    timed_out: bool
+
+
+@dataclass(frozen=True)
+class RecordResult:
+    """A finished RECORD FILE.  ``key`` is set when a keypress stopped it."""
+
+    path: Path | None          # service-side path of the WAV file (None when absent)
+    key: str | None = None
+    duration_ms: int = 0
+
+
+class Channel(Protocol):
+    """One live call.  Every method raises ``ivr.errors.CallerHungUp`` when the
+    caller has gone, and ``ivr.errors.ChannelError`` on a protocol failure."""
+
+    info: CallInfo
+
+    async def answer(self) -> None: ...
+
+    async def play(self, prompts: Sequence[str], stop_keys: str = "") -> PlayResult:
+        """Play prompt ids in order; stop at the first key in ``stop_keys``."""
+
+    async def collect_keys(self, max_digits: int, timeout_ms: int, prompt: str | None = None) -> KeysResult:
+        """Collect keypad digits (``#`` ends entry early)."""
+
+    async def record(self, name: str, max_ms: int, silence_s: int, stop_keys: str) -> RecordResult:
+        """Record the caller into the spool under ``name``; a key in ``stop_keys`` stops it."""
+
+    async def transfer(self, app: str, args: str) -> str:
+        """Run a dialplan application (Queue, Dial); returns its status text."""
+
+    async def set_variable(self, name: str, value: str) -> None: ...
+
+    async def hangup(self) -> None: ...
+
+
+# --- store --------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class RecipientInfo:
+    """What the hotline may tell a caller about one NIK."""
+
+    status: str                       # scheduled | not_scheduled | collected | in_review | rejected
+    name: str = ""
+    phase: str = ""
+    collection_date: dt.date | None = None
+    time_start: dt.time | None = None
+    time_end: dt.time | None = None
+    place: str = ""
+    address: str = ""
+    documents: tuple[str, ...] = ()
+    collected_on: dt.date | None = None
+
+
+@dataclass(frozen=True)
+class CallEventRecord:
+    """One step of a call as written to the call log."""
+
+    at: dt.datetime
+    kind: str                                 # e.g. "prompt", "keys", "speech", "lookup", "state", "fault"
+    state: str = ""
+    prompts: tuple[str, ...] = ()
+    keys: str = ""
+    transcript: str = ""
+    confidence: float | None = None
+    detail: dict = field(default_factory=dict)
+
+
+class Store(Protocol):
+    """The data layer as the call runner sees it.  Blocking: call off the event loop.
+    Raises ``ivr.errors.StoreError`` when the database cannot be used."""
+
+    def lookup(self, nik: str) -> RecipientInfo | None: ...
+
+    def start_call(self, info: CallInfo, started: dt.datetime) -> str: ...
+
+    def add_event(self, call_id: str, event: CallEventRecord) -> None: ...
+
+    def add_recording(self, call_id: str, path: str, purpose: str, duration_ms: int) -> str: ...
+
+    def set_call_nik(self, call_id: str, nik: str) -> None: ...
+
+    def finish_call(self, call_id: str, ended: dt.datetime, outcome: str, end_state: str,
+                    input_mode: str) -> None: ...
+
+    def add_follow_up(self, call_id: str, reason: str, detail: str = "") -> None: ...

@@ -1,0 +1,74 @@
+"""Is every prompt the call flow needs present, spoken and playable by Asterisk?
+
+Run before deploying (``ivr prompts check``) and in the test suite against the
+committed audio, so a missing, wrongly encoded or out-of-date file is found here
+rather than as silence on a caller's line.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Iterable
+
+from ivr.prompts import audio
+from ivr.prompts.catalog import Catalog, is_silence
+from ivr.prompts.render import RenderError, expected_hash, manifest_hashes, wav_path
+
+MAX_CLIPPED_FRACTION = 0.001  # a few clipped samples are inaudible; more means distortion
+MIN_PEAK_DBFS = -30.0  # quieter than this, a spoken prompt is effectively silent
+MIN_SECONDS_PER_CHAR = 0.03  # espeak at 130 wpm needs ~0.07 s per character
+MAX_SECONDS_PER_CHAR = 0.2
+
+
+def check(catalog: Catalog, audio_dir: str | os.PathLike[str], required_ids: Iterable[str]) -> list[str]:
+    """One line per problem; an empty list means every required prompt is usable."""
+    audio_dir = Path(audio_dir)
+    recorded = manifest_hashes(audio_dir)
+    problems: list[str] = []
+    for prompt_id in sorted(set(required_ids)):
+        if prompt_id not in catalog:
+            problems.append(f"{prompt_id}: not in the catalog")
+            continue
+        text = catalog.text(prompt_id)
+        if not is_silence(prompt_id) and not text:
+            problems.append(f"{prompt_id}: empty text")
+            continue
+        path = wav_path(audio_dir, prompt_id)
+        if not path.is_file():
+            problems.append(f"{prompt_id}: no audio file {path}; run `ivr prompts build`")
+            continue
+        try:
+            info = audio.inspect_wav(path)
+        except (OSError, ValueError) as exc:
+            problems.append(f"{prompt_id}: {path.name} {exc}")
+            continue
+        bad_format = info.format_problem()
+        if bad_format:
+            problems.append(f"{prompt_id}: {path.name} {bad_format}")
+            continue
+        problems += [f"{prompt_id}: {p}" for p in _content_problems(prompt_id, text, info)]
+        try:
+            if recorded.get(prompt_id) != expected_hash(catalog, prompt_id):
+                problems.append(f"{prompt_id}: audio is older than its text; run `ivr prompts build`")
+        except RenderError as exc:
+            problems.append(str(exc))
+    return problems
+
+
+def _content_problems(prompt_id: str, text: str, info: audio.WavInfo) -> list[str]:
+    if is_silence(prompt_id):
+        return [] if info.peak_dbfs < -60 else ["a silence file that is not silent"]
+    out = []
+    if info.peak_dbfs < MIN_PEAK_DBFS:
+        out.append(f"nearly silent (peak {info.peak_dbfs:.1f} dBFS)")
+    if info.clipped_fraction > MAX_CLIPPED_FRACTION:
+        out.append(f"clipped ({info.clipped_fraction:.2%} of samples at full scale)")
+    # Single words are short whatever their length; judge duration on sentences only.
+    if len(text) >= 20:
+        per_char = info.duration_s / len(text)
+        if not MIN_SECONDS_PER_CHAR <= per_char <= MAX_SECONDS_PER_CHAR:
+            out.append(f"{info.duration_s:.1f} s is implausible for {len(text)} characters of text")
+    elif not 0.15 <= info.duration_s <= 4.0:
+        out.append(f"{info.duration_s:.2f} s is implausible for a word")
+    return out

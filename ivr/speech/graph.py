@@ -1,0 +1,220 @@
+"""Decoding graphs (HCLG) for small grammars, written without any FST library.
+
+The acoustic model is monophone with one HMM state per phone (a self-loop and an
+exit transition), so the full HCLG for "any sequence of these phrases" is small and
+can be laid out directly:
+
+* state 0 is the word boundary: start state, final, with optional silence;
+* every word is a chain of phone states; the arc into a word carries the word as
+  its output label, each phone state loops on its self-loop transition-id and
+  leaves on its exit transition-id (one frame at least per phone);
+* a phrase of several words passes through private boundary states, so that
+  only the phrase's own next word may follow, with optional silence between.
+
+Because the graph is built here in pure Python, the recogniser can compile one
+graph per grammar file when it loads (no Kaldi tools at run time), and a grammar
+is honoured for real: words outside it are not in the search space at all.
+
+The OpenFst "vector" binary format written by :func:`write_vector_fst` is the
+one ``fstprint``/Vosk read (magic, type strings, version 2, then per state the
+final weight, the arc count and the arcs).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Sequence
+
+_FST_MAGIC = 2125659606
+_K_EXPANDED = 0x1
+_K_MUTABLE = 0x2
+INF = math.inf
+
+
+@dataclass(frozen=True)
+class Arc:
+    src: int
+    ilabel: int
+    olabel: int
+    weight: float
+    dst: int
+
+
+@dataclass(frozen=True)
+class Fst:
+    num_states: int
+    start: int
+    finals: dict[int, float]
+    arcs: tuple[Arc, ...]
+
+
+def _write_string(out: bytearray, s: str) -> None:
+    raw = s.encode("ascii")
+    out += struct.pack("<i", len(raw)) + raw
+
+
+def fst_bytes(fst: Fst) -> bytes:
+    """Serialise as an OpenFst VectorFst over the standard (tropical) arc."""
+    by_state: list[list[Arc]] = [[] for _ in range(fst.num_states)]
+    for arc in fst.arcs:
+        by_state[arc.src].append(arc)
+    out = bytearray()
+    out += struct.pack("<i", _FST_MAGIC)
+    _write_string(out, "vector")
+    _write_string(out, "standard")
+    out += struct.pack("<ii", 2, 0)                       # version, flags (no symbol tables)
+    out += struct.pack("<Q", _K_EXPANDED | _K_MUTABLE)    # claim nothing we have not checked
+    out += struct.pack("<qqq", fst.start, fst.num_states, len(fst.arcs))
+    for state, arcs in enumerate(by_state):
+        out += struct.pack("<f", fst.finals.get(state, INF))
+        out += struct.pack("<q", len(arcs))
+        for arc in sorted(arcs, key=lambda a: (a.ilabel, a.olabel)):
+            out += struct.pack("<iifi", arc.ilabel, arc.olabel, arc.weight, arc.dst)
+    return bytes(out)
+
+
+def write_vector_fst(fst: Fst, path: Path) -> None:
+    path.write_bytes(fst_bytes(fst))
+
+
+# --- the model's graph description ----------------------------------------------------
+
+@dataclass(frozen=True)
+class GraphSpec:
+    """What a model directory says about its vocabulary (``graph/graph.json``)."""
+
+    words: dict[str, int]                        # word -> id (words.txt)
+    lexicon: dict[str, tuple[str, ...]]          # word -> phones
+    transitions: dict[str, tuple[int, int]]      # phone -> (self-loop tid, exit tid)
+    silence_phone: str
+    word_cost: float = 0.0       # added on entering any word
+    unk_cost: float = 0.0        # extra cost of the garbage word
+    silence_cost: float = 0.0    # cost of an optional silence
+
+    @staticmethod
+    def load(model_dir: Path) -> "GraphSpec":
+        graph_dir = model_dir / "graph"
+        meta = json.loads((graph_dir / "graph.json").read_text(encoding="utf-8"))
+        words = read_symbols(graph_dir / "words.txt")
+        lexicon: dict[str, tuple[str, ...]] = {}
+        for line in (graph_dir / "lexicon.txt").read_text(encoding="utf-8").splitlines():
+            parts = line.split()
+            if parts:
+                lexicon[parts[0]] = tuple(parts[1:])
+        return GraphSpec(
+            words=words,
+            lexicon=lexicon,
+            transitions={p: (int(t[0]), int(t[1])) for p, t in meta["transitions"].items()},
+            silence_phone=meta["silence_phone"],
+            word_cost=float(meta.get("word_cost", 0.0)),
+            unk_cost=float(meta.get("unk_cost", 0.0)),
+            silence_cost=float(meta.get("silence_cost", 0.0)),
+        )
+
+
+def read_symbols(path: Path) -> dict[str, int]:
+    table: dict[str, int] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        parts = line.split()
+        if len(parts) == 2:
+            table[parts[0]] = int(parts[1])
+    return table
+
+
+def write_symbols(table: Iterable[str], path: Path) -> dict[str, int]:
+    """Write ``<eps> 0`` then the symbols numbered from 1; return the mapping."""
+    mapping = {"<eps>": 0}
+    for sym in table:
+        if sym not in mapping:
+            mapping[sym] = len(mapping)
+    path.write_text("".join(f"{s} {i}\n" for s, i in mapping.items()), encoding="utf-8")
+    return mapping
+
+
+# --- building HCLG ------------------------------------------------------------------------
+
+class _Builder:
+    def __init__(self) -> None:
+        self.num_states = 0
+        self.arcs: list[Arc] = []
+
+    def state(self) -> int:
+        self.num_states += 1
+        return self.num_states - 1
+
+    def arc(self, src: int, ilabel: int, olabel: int, weight: float, dst: int) -> None:
+        self.arcs.append(Arc(src, ilabel, olabel, weight, dst))
+
+    def phones(self, src: int, phones: Sequence[str], spec: GraphSpec, olabel: int,
+               weight: float, dst: int) -> None:
+        """A chain of one-state phones from ``src`` to ``dst``; the word label rides on
+        the epsilon arc into the first phone."""
+        prev = self.state()
+        self.arc(src, 0, olabel, weight, prev)
+        for i, phone in enumerate(phones):
+            self_tid, exit_tid = spec.transitions[phone]
+            nxt = dst if i == len(phones) - 1 else self.state()
+            self.arc(prev, self_tid, 0, 0.0, prev)
+            self.arc(prev, exit_tid, 0, 0.0, nxt)
+            prev = nxt
+
+    def silence(self, at: int, spec: GraphSpec) -> None:
+        """Optional silence looping on ``at``: one or more frames of the silence phone."""
+        self_tid, exit_tid = spec.transitions[spec.silence_phone]
+        mid = self.state()
+        self.arc(at, self_tid, 0, spec.silence_cost, mid)
+        self.arc(at, exit_tid, 0, spec.silence_cost, at)
+        self.arc(mid, self_tid, 0, 0.0, mid)
+        self.arc(mid, exit_tid, 0, 0.0, at)
+
+
+def build_hclg(spec: GraphSpec, phrases: Sequence[Sequence[str]]) -> Fst:
+    """HCLG accepting any sequence (including none) of ``phrases``.
+
+    Words missing from the model's lexicon raise ``KeyError``; the caller decides
+    whether that is an error or a word to skip.
+    """
+    b = _Builder()
+    loop = b.state()
+    b.silence(loop, spec)
+    seen: set[tuple[str, ...]] = set()
+    for phrase in phrases:
+        phrase = tuple(phrase)
+        if not phrase or phrase in seen:
+            continue
+        seen.add(phrase)
+        src = loop
+        for i, word in enumerate(phrase):
+            pron = spec.lexicon[word]
+            cost = spec.word_cost + (spec.unk_cost if pron == ("spn",) or word == "[unk]" else 0.0)
+            if i == len(phrase) - 1:
+                dst = loop
+            else:
+                dst = b.state()
+                b.silence(dst, spec)
+            b.phones(src, pron, spec, spec.words[word], cost, dst)
+            src = dst
+    return Fst(num_states=b.num_states, start=loop, finals={loop: 0.0}, arcs=tuple(b.arcs))
+
+
+def parse_grammar(phrases: Sequence[str], spec: GraphSpec) -> tuple[list[list[str]], list[str]]:
+    """Split grammar phrases into words; return (usable phrases, unknown words).
+
+    A phrase containing a word the model cannot say is dropped whole, as Vosk does
+    with words missing from a runtime graph's vocabulary.
+    """
+    usable: list[list[str]] = []
+    unknown: list[str] = []
+    for phrase in phrases:
+        words = phrase.lower().split()
+        missing = [w for w in words if w not in spec.lexicon or w not in spec.words]
+        if missing:
+            unknown.extend(missing)
+            continue
+        if words:
+            usable.append(words)
+    return usable, unknown

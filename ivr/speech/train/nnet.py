@@ -1,0 +1,120 @@
+"""The acoustic network (a small factorised TDNN) and its flat-start training loss.
+
+Layout, in input frames of 10 ms: a layer over offsets -2..2, a layer over -1..1
+whose output is only needed every third frame, then factorised layers over
+-3, 0, +3.  The network is evaluated every 30 ms (frame subsampling 3), one HMM
+state per phone, which is what Vosk decodes fastest and times words correctly.
+
+Training needs no prior alignment: the loss is the negative log of the sum over
+all alignments of the utterance's phone sequence (each phone at least one output
+frame, optional silence between words), computed with a batched forward pass.
+Batch normalisation is folded into the following affine layers at export.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+import torch.nn.functional as F
+
+
+class Tdnn(nn.Module):
+    def __init__(self, feat_dim: int, num_pdfs: int, hidden: int = 256, bottleneck: int = 80,
+                 layers: int = 4):
+        super().__init__()
+        self.feat_dim, self.num_pdfs, self.hidden, self.bottleneck, self.layers = (
+            feat_dim, num_pdfs, hidden, bottleneck, layers)
+        self.l1 = nn.Conv1d(feat_dim, hidden, 5)
+        self.bn1 = nn.BatchNorm1d(hidden, affine=False)
+        self.l2 = nn.Conv1d(hidden, hidden, 3, stride=3)
+        self.bn2 = nn.BatchNorm1d(hidden, affine=False)
+        self.lin = nn.ModuleList(nn.Conv1d(hidden, bottleneck, 3, bias=False) for _ in range(layers))
+        self.aff = nn.ModuleList(nn.Conv1d(bottleneck, hidden, 1) for _ in range(layers))
+        self.bns = nn.ModuleList(nn.BatchNorm1d(hidden, affine=False) for _ in range(layers))
+        self.out = nn.Conv1d(hidden, num_pdfs, 1)
+        self.input_norm = nn.BatchNorm1d(feat_dim, affine=False)
+        self.dropout = nn.Dropout(0.1)
+
+    @property
+    def context(self) -> int:
+        return 3 + 3 * self.layers
+
+    def forward(self, feats: torch.Tensor) -> torch.Tensor:
+        """feats: (B, T, F) -> log-posteriors (B, ceil(T/3), num_pdfs)."""
+        t = feats.shape[1]
+        c = self.context
+        x = feats.transpose(1, 2)
+        # Edge frames repeated, as Kaldi's online decoder does.
+        x = torch.cat([x[:, :, :1].expand(-1, -1, c), x, x[:, :, -1:].expand(-1, -1, c)], dim=2)
+        x = self.input_norm(x)
+        x = self.bn1(F.relu(self.l1(x)))
+        x = self.bn2(F.relu(self.l2(x)))
+        for lin, aff, bn in zip(self.lin, self.aff, self.bns):
+            x = bn(F.relu(aff(lin(self.dropout(x)))))
+        x = self.out(x)
+        n = (t + 2) // 3
+        return F.log_softmax(x[:, :, :n].transpose(1, 2), dim=-1)
+
+
+def sequence_nll(logp: torch.Tensor, out_lens: torch.Tensor, labels: torch.Tensor,
+                 skippable: torch.Tensor, label_lens: torch.Tensor) -> torch.Tensor:
+    """-log sum over alignments, per utterance, normalised by its frames.
+
+    labels (B, S) are pdf ids of a left-to-right state sequence; ``skippable[b, s]``
+    marks an optional state (silence) that may be jumped over.
+    """
+    bsz, nfr, _ = logp.shape
+    s_max = labels.shape[1]
+    emit = logp.gather(2, labels.unsqueeze(1).expand(bsz, nfr, s_max))    # (B, N, S)
+    neg = torch.finfo(logp.dtype).min / 4
+    # a state s may be entered from s-2 when s-1 is optional
+    skip_in = torch.zeros_like(skippable)
+    skip_in[:, 2:] = skippable[:, 1:-1]
+    alpha = torch.full((bsz, s_max), neg, dtype=logp.dtype)
+    alpha[:, 0] = emit[:, 0, 0]
+    start2 = skippable[:, 0] & (label_lens > 1)
+    alpha[:, 1] = torch.where(start2, emit[:, 0, 1], torch.full_like(emit[:, 0, 1], neg))
+    negcol = torch.full((bsz, 1), neg, dtype=logp.dtype)
+    negcol2 = torch.full((bsz, 2), neg, dtype=logp.dtype)
+    for t in range(1, nfr):
+        prev1 = torch.cat([negcol, alpha[:, :-1]], dim=1)
+        prev2 = torch.cat([negcol2, alpha[:, :-2]], dim=1)
+        prev2 = torch.where(skip_in, prev2, torch.full_like(prev2, neg))
+        new = torch.logsumexp(torch.stack([alpha, prev1, prev2]), dim=0) + emit[:, t]
+        alpha = torch.where((t < out_lens).unsqueeze(1), new, alpha)
+    idx = torch.arange(bsz)
+    last = alpha[idx, label_lens - 1]
+    before = alpha[idx, (label_lens - 2).clamp(min=0)]
+    end2 = skippable[idx, label_lens - 1] & (label_lens > 1)
+    total = torch.where(end2, torch.logaddexp(last, before), last)
+    return -(total / out_lens.to(logp.dtype))
+
+
+def viterbi_counts(logp: torch.Tensor, n: int, labels: list[int], skippable: list[bool]) -> list[int]:
+    """Best alignment of one utterance (for priors): pdf id per output frame."""
+    import numpy as np
+
+    lp = logp[:n].detach().numpy()
+    s_max = len(labels)
+    neg = -1e30
+    score = np.full(s_max, neg)
+    back = np.zeros((n, s_max), np.int32)
+    score[0] = lp[0, labels[0]]
+    if s_max > 1 and skippable[0]:
+        score[1] = lp[0, labels[1]]
+    lab = np.asarray(labels)
+    skip_in = np.zeros(s_max, bool)
+    skip_in[2:] = np.asarray(skippable[1:-1], bool)
+    for t in range(1, n):
+        cand = np.stack([score, np.concatenate([[neg], score[:-1]]),
+                         np.where(skip_in, np.concatenate([[neg, neg], score[:-2]]), neg)])
+        arg = cand.argmax(0)
+        back[t] = np.arange(s_max) - arg
+        score = cand.max(0) + lp[t, lab]
+    end = s_max - 1
+    if s_max > 1 and skippable[-1] and score[s_max - 2] > score[end]:
+        end = s_max - 2
+    path = [end]
+    for t in range(n - 1, 0, -1):
+        path.append(back[t, path[-1]])
+    return [labels[s] for s in reversed(path)]

@@ -1,0 +1,586 @@
+"""A fake Asterisk that places one call into our FastAGI server, byte for byte.
+
+Asterisk is the TCP *client* of FastAGI: it connects, sends the ``agi_*`` block and
+then answers each command line.  This fake does the same, and plays the caller
+from a script of turns:
+
+* ``Keys("3172...")`` -- keys queued for the next command that takes keys
+  (STREAM FILE with the key among its stop digits takes one; GET DATA takes up to
+  its maximum, ``#`` ends it; RECORD FILE stopped by the key takes one and answers
+  ``(dtmf)``; WAIT FOR DIGIT takes one).  Keys the command does not accept stay
+  queued for a later question (a real caller would press them then);
+* ``Say(wav)`` -- spoken at the next RECORD FILE (converted to 8 kHz mono 16-bit and
+  written where Asterisk would write it); GET DATA / WAIT FOR DIGIT hear nothing
+  and time out;
+* ``Silence()`` -- the next input command times out (RECORD writes silence);
+* ``HangUp()`` -- at the next command the caller hangs up: a ``HANGUP`` line and
+  the reply Asterisk gives a dead channel (``result=-1`` or ``511``).
+
+When the script is used up and the service asks for input, the caller hangs up.
+Every prompt must exist under ``audio_dir`` as 8 kHz mono 16-bit WAV; a missing or
+wrong one is answered ``200 result=-1 endpos=0`` (as Asterisk does) and reported.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import logging
+import time
+import tomllib
+import zlib
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Mapping, Union
+
+import numpy as np
+
+from ivr.telephony import agi, audio
+
+log = logging.getLogger(__name__)
+
+
+# --- the script ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Keys:
+    digits: str
+
+
+@dataclass(frozen=True)
+class Say:
+    wav: Path
+
+
+@dataclass(frozen=True)
+class Silence:
+    pass
+
+
+@dataclass(frozen=True)
+class HangUp:
+    """``hangup_line_first``: send ``HANGUP`` before the reply to the command in
+    flight (as the brief describes) or after it (as Asterisk often does)."""
+
+    hangup_line_first: bool = True
+
+
+Turn = Union[Keys, Say, Silence, HangUp]
+
+
+def load_scenario(path: Path) -> list[Turn]:
+    """Turns from a JSON or TOML file: a list (or ``turns = [...]``) of tables such
+    as ``{keys = "3172..."}``, ``{say = "nik.wav"}``, ``{silence = true}``,
+    ``{hangup = true}``.  Relative ``say`` paths are relative to the file."""
+    text = path.read_text(encoding="utf-8")
+    data = tomllib.loads(text) if path.suffix.lower() == ".toml" else json.loads(text)
+    items = data.get("turns") if isinstance(data, dict) else data
+    if not isinstance(items, list):
+        raise ValueError(f"{path}: expected a list of turns (or turns = [...])")
+    return [_turn(item, path.parent, n) for n, item in enumerate(items, 1)]
+
+
+def _turn(item: object, base: Path, n: int) -> Turn:
+    if isinstance(item, dict) and len(item) == 1:
+        (kind, value), = item.items()
+        if kind == "keys" and isinstance(value, (str, int)):
+            digits = str(value)
+            if digits and all(c in agi.DTMF_KEYS for c in digits):
+                return Keys(digits)
+        elif kind == "say" and isinstance(value, str):
+            p = Path(value)
+            return Say(p if p.is_absolute() else base / p)
+        elif kind == "silence":
+            return Silence()
+        elif kind == "hangup":
+            return HangUp()
+    raise ValueError(f"turn {n}: expected one of keys/say/silence/hangup, got {item!r}")
+
+
+# --- the result -------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Exchange:
+    command: str
+    args: tuple[str, ...]
+    reply: str
+
+
+@dataclass(frozen=True)
+class Event:
+    """One step of the conversation as the caller lived it (for printing)."""
+
+    kind: str          # prompt | keys | say | silence | record | transfer | hangup
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class FakeCallResult:
+    uniqueid: str
+    exchanges: tuple[Exchange, ...]
+    prompts: tuple[str, ...]
+    keys: str
+    events: tuple[Event, ...]
+    recordings: tuple[Path, ...]
+    problems: tuple[str, ...]
+    ended_by: str                  # service | caller | service-closed | timeout | error
+    clean: bool
+    variables: tuple[tuple[str, str], ...] = ()
+
+    def commands(self) -> list[str]:
+        return [e.command for e in self.exchanges]
+
+
+# --- the call -----------------------------------------------------------------------------
+
+_KNOWN = [("WAIT", "FOR", "DIGIT"), ("CHANNEL", "STATUS"), ("STREAM", "FILE"), ("GET", "DATA"),
+          ("RECORD", "FILE"), ("SET", "VARIABLE"), ("GET", "VARIABLE"), ("SAY", "DIGITS"),
+          ("ANSWER",), ("HANGUP",), ("EXEC",), ("NOOP",), ("VERBOSE",)]
+_DEAD_SAFE = {"EXEC", "SET VARIABLE", "GET VARIABLE", "NOOP", "VERBOSE"}
+_MEDIA = {"STREAM FILE", "GET DATA", "RECORD FILE", "WAIT FOR DIGIT", "SAY DIGITS"}
+_INPUT = {"GET DATA", "RECORD FILE", "WAIT FOR DIGIT"}
+_USAGE = {
+    "STREAM FILE": "Usage: STREAM FILE <filename> <escape_digits> [<sample offset>]",
+    "GET DATA": "Usage: GET DATA <file to be streamed> [<timeout>] [<maxdigits>]",
+    "RECORD FILE": "Usage: RECORD FILE <filename> <format> <escape_digits> <timeout> "
+                   "[<offset samples>] [BEEP] [s=<silence>]",
+    "WAIT FOR DIGIT": "Usage: WAIT FOR DIGIT <timeout>",
+    "SET VARIABLE": "Usage: SET VARIABLE <variablename> <value>",
+    "GET VARIABLE": "Usage: GET VARIABLE <variablename>",
+    "EXEC": "Usage: EXEC <application> <options>",
+    "SAY DIGITS": "Usage: SAY DIGITS <number> <escape_digits>",
+}
+DEFAULT_TRANSFER_STATUS = {"queue": "TIMEOUT", "dial": "NOANSWER"}
+_STATUS_VAR = {"queue": "QUEUESTATUS", "dial": "DIALSTATUS"}
+_OTHER_APPS = {"playback", "wait", "noop", "set", "musiconhold", "background"}
+MAX_COMMANDS = 2000
+_ids = itertools.count(1)
+
+
+def _reply_520(usage: str) -> str:
+    return (f"520-Invalid command syntax.  Proper usage follows:\n{usage}\n"
+            "520 End of proper usage.\n")
+
+
+R_510 = "510 Invalid or unknown command\n"
+R_511 = "511 Command Not Permitted on a dead channel or intercept routine\n"
+
+
+class _Call:
+    """The state of one fake call; ``handle`` answers one command line."""
+
+    def __init__(self, script: Iterable[Turn], *, sounds_prefix: str, audio_dir: Path,
+                 asterisk_spool: str, spool_dir: Path, save_audio: bool,
+                 transfer_status: Mapping[str, str]):
+        self.turns: deque[Turn] = deque(script)
+        self.sounds_prefix = sounds_prefix.rstrip("/")
+        self.audio_dir = audio_dir
+        self.asterisk_spool = asterisk_spool.rstrip("/")
+        self.spool_dir = spool_dir
+        self.save_audio = save_audio
+        self.transfer_status = {k.lower(): v for k, v in transfer_status.items()}
+        self.live = True
+        self.ended_by = ""
+        self.close_after = False
+        self.variables: dict[str, str] = {}
+        self.exchanges: list[Exchange] = []
+        self.prompts: list[str] = []
+        self.keys: list[str] = []
+        self.events: list[Event] = []
+        self.recordings: list[Path] = []
+        self.problems: list[str] = []
+        self.heard: list[np.ndarray] = []
+        self._prompt_cache: dict[Path, audio.PromptAudio] = {}
+
+    # --- dispatch ------------------------------------------------------------------------
+
+    async def handle(self, line: str) -> str:
+        words = agi.split_command(line)
+        name, args = _match(words)
+        if len(self.exchanges) >= MAX_COMMANDS and self.live:
+            self.problems.append(f"service sent more than {MAX_COMMANDS} commands; caller hangs up")
+            self.turns.appendleft(HangUp())
+        if name is None:
+            reply = R_510
+        else:
+            reply = await self._dispatch(name, args)
+        self.exchanges.append(Exchange(name or line.strip(), tuple(args), reply))
+        return reply
+
+    async def _dispatch(self, name: str, args: list[str]) -> str:
+        if self.live:
+            head = self.turns[0] if self.turns else None
+            if isinstance(head, HangUp):
+                self.turns.popleft()
+                return self._hang_up_at(name, args, head.hangup_line_first)
+            if head is None and name in _INPUT:
+                return self._hang_up_at(name, args, True)
+        elif name not in _DEAD_SAFE:
+            if name == "HANGUP":
+                self.close_after = True
+            return R_511
+        handler = getattr(self, "_cmd_" + name.lower().replace(" ", "_"))
+        return await handler(args)
+
+    def _hang_up_at(self, name: str, args: list[str], line_first: bool) -> str:
+        self.live = False
+        self.ended_by = self.ended_by or "caller"
+        self.events.append(Event("hangup", "caller"))
+        if name == "STREAM FILE":
+            reply = "200 result=-1 endpos=0\n"
+        elif name == "RECORD FILE":
+            reply = "200 result=-1 (hangup) endpos=0\n"
+        elif name in _MEDIA or name == "EXEC":
+            reply = "200 result=-1\n"
+        elif name in _DEAD_SAFE:
+            reply = self._dead_safe_reply(name, args)
+        else:
+            reply = R_511
+        if name == "HANGUP":
+            self.close_after = True
+        return "HANGUP\n" + reply if line_first else reply + "HANGUP\n"
+
+    def _dead_safe_reply(self, name: str, args: list[str]) -> str:
+        if name == "SET VARIABLE" and len(args) == 2:
+            self.variables[args[0]] = args[1]
+            return "200 result=1\n"
+        if name == "GET VARIABLE" and len(args) == 1:
+            return self._get_variable(args[0])
+        return "200 result=0\n"
+
+    # --- commands ---------------------------------------------------------------------------
+
+    async def _cmd_answer(self, args: list[str]) -> str:
+        return "200 result=0\n"
+
+    async def _cmd_noop(self, args: list[str]) -> str:
+        return "200 result=0\n"
+
+    async def _cmd_verbose(self, args: list[str]) -> str:
+        return "200 result=1\n"
+
+    async def _cmd_channel_status(self, args: list[str]) -> str:
+        return "200 result=6\n"  # AST_STATE_UP
+
+    async def _cmd_hangup(self, args: list[str]) -> str:
+        self.live = False
+        self.ended_by = self.ended_by or "service"
+        self.close_after = True
+        self.events.append(Event("hangup", "service"))
+        return "200 result=1\n"
+
+    async def _cmd_set_variable(self, args: list[str]) -> str:
+        if len(args) != 2:
+            return _reply_520(_USAGE["SET VARIABLE"])
+        return self._dead_safe_reply("SET VARIABLE", args)
+
+    async def _cmd_get_variable(self, args: list[str]) -> str:
+        if len(args) != 1:
+            return _reply_520(_USAGE["GET VARIABLE"])
+        return self._get_variable(args[0])
+
+    def _get_variable(self, name: str) -> str:
+        if name in self.variables:
+            return f"200 result=1 ({self.variables[name]})\n"
+        return "200 result=0\n"
+
+    async def _cmd_exec(self, args: list[str]) -> str:
+        if not args:
+            return _reply_520(_USAGE["EXEC"])
+        app = args[0].lower()
+        if app in _STATUS_VAR:
+            status = self.transfer_status.get(app, DEFAULT_TRANSFER_STATUS[app])
+            self.variables[_STATUS_VAR[app]] = status
+            self.events.append(Event("transfer", f"{args[0]} {' '.join(args[1:])}".strip()))
+            return "200 result=0\n"
+        if app in _OTHER_APPS:
+            return "200 result=0\n"
+        return "200 result=-2\n"
+
+    async def _cmd_stream_file(self, args: list[str]) -> str:
+        if not 2 <= len(args) <= 3:
+            return _reply_520(_USAGE["STREAM FILE"])
+        prompt = await self._prompt(args[0])
+        if prompt is None:
+            return "200 result=-1 endpos=0\n"
+        key = self._take_key(args[1])
+        if key is not None:
+            self._heard_prompt(prompt, prompt.frames // 2)
+            self._heard_keys(key)
+            return f"200 result={ord(key)} endpos={prompt.frames // 2}\n"
+        self._heard_prompt(prompt, prompt.frames)
+        return f"200 result=0 endpos={prompt.frames}\n"
+
+    async def _cmd_say_digits(self, args: list[str]) -> str:
+        if len(args) != 2 or not args[0].isdigit():
+            return _reply_520(_USAGE["SAY DIGITS"])
+        self.events.append(Event("say_digits", f"{len(args[0])} digits"))
+        key = self._take_key(args[1])
+        if key is not None:
+            self._heard_keys(key)
+            return f"200 result={ord(key)}\n"
+        return "200 result=0\n"
+
+    async def _cmd_get_data(self, args: list[str]) -> str:
+        if not args:
+            return _reply_520(_USAGE["GET DATA"])
+        try:
+            timeout_ms = int(args[1]) if len(args) > 1 else 0
+            max_digits = int(args[2]) if len(args) > 2 else 1024
+        except ValueError:
+            return _reply_520(_USAGE["GET DATA"])
+        prompt = await self._prompt(args[0])
+        if prompt is None:
+            return "200 result=-1\n"
+        head = self.turns[0] if self.turns else None
+        if not isinstance(head, Keys):
+            self._heard_prompt(prompt, prompt.frames)
+            self._consume_quiet_turn(head, timeout_ms)
+            return "200 result= (timeout)\n"
+        taken, consumed, ended = [], 0, False
+        for ch in head.digits:
+            if len(taken) >= max_digits:
+                break
+            consumed += 1
+            if ch == "#":
+                ended = True
+                break
+            taken.append(ch)
+        self._shift_keys(consumed)
+        digits = "".join(taken)
+        self._heard_prompt(prompt, prompt.frames // 2 if consumed else prompt.frames)
+        self._heard_keys(head.digits[:consumed])
+        timed_out = not ended and len(taken) < max_digits
+        if timed_out and self.save_audio:
+            self.heard.append(audio.silence(min(timeout_ms, 3000)))
+        return f"200 result={digits}{' (timeout)' if timed_out else ''}\n"
+
+    async def _cmd_wait_for_digit(self, args: list[str]) -> str:
+        if len(args) != 1:
+            return _reply_520(_USAGE["WAIT FOR DIGIT"])
+        head = self.turns[0] if self.turns else None
+        if isinstance(head, Keys):
+            key = head.digits[0]
+            self._shift_keys(1)
+            self._heard_keys(key)
+            return f"200 result={ord(key)}\n"
+        self._consume_quiet_turn(head, 1000)
+        return "200 result=0\n"
+
+    async def _cmd_record_file(self, args: list[str]) -> str:
+        if len(args) < 4:
+            return _reply_520(_USAGE["RECORD FILE"])
+        file, fmt, stop, max_text = args[:4]
+        try:
+            max_ms = int(max_text)
+        except ValueError:
+            return _reply_520(_USAGE["RECORD FILE"])
+        silence_s = 0
+        for extra in args[4:]:
+            if extra.startswith("s=") and extra[2:].isdigit():
+                silence_s = int(extra[2:])
+        target = self._record_path(file, fmt)
+        if target is None:
+            return "200 result=-1 (writefile)\n"
+        head = self.turns[0] if self.turns else None
+        if isinstance(head, Keys) and head.digits[0] in stop:
+            key = head.digits[0]
+            self._shift_keys(1)
+            await asyncio.to_thread(audio.write_wav, target, audio.silence(0))
+            self._recorded(target)
+            self._heard_keys(key)
+            return f"200 result={ord(key)} (dtmf) endpos=0\n"
+        tail_ms = min(1000, silence_s * 1000) if silence_s else 0
+        if isinstance(head, Say):
+            self.turns.popleft()
+            try:
+                speech = await asyncio.to_thread(audio.to_telephone, head.wav)
+            except (OSError, RuntimeError, ValueError) as exc:
+                self.problems.append(f"cannot read the caller's audio {head.wav}: {exc}")
+                speech = audio.silence(500)
+            self.events.append(Event("say", str(head.wav)))
+            samples = np.concatenate([speech, audio.silence(tail_ms)])
+        else:
+            if isinstance(head, Silence):
+                self.turns.popleft()
+            self.events.append(Event("silence", "while recording"))
+            samples = audio.silence(tail_ms or 1000)
+        if max_ms > 0:
+            samples = samples[: max_ms * audio.RATE // 1000]
+        await asyncio.to_thread(audio.write_wav, target, samples)
+        self._recorded(target)
+        if self.save_audio:
+            self.heard.append(samples)
+        return f"200 result=0 (timeout) endpos={len(samples)}\n"
+
+    # --- helpers ------------------------------------------------------------------------------
+
+    async def _prompt(self, file: str) -> audio.PromptAudio | None:
+        """Map an Asterisk sound name back to the local audio folder and check it."""
+        prefix = self.sounds_prefix + "/"
+        if not file.startswith(prefix):
+            self.problems.append(f"prompt {file!r} is outside the sounds folder {self.sounds_prefix}")
+            log.warning("fake asterisk: prompt outside the sounds folder")
+            return None
+        prompt_id = file[len(prefix):]
+        path = self.audio_dir / f"{prompt_id}.wav"
+        found = self._prompt_cache.get(path)
+        if found is None:
+            found = await asyncio.to_thread(audio.load_prompt, path, self.save_audio)
+            self._prompt_cache[path] = found
+        if found.problem:
+            self.problems.append(f"prompt {prompt_id}: {found.problem} ({path})")
+            log.warning("fake asterisk: prompt %s is %s", prompt_id, found.problem)
+            return None
+        self.prompts.append(prompt_id)
+        self.events.append(Event("prompt", prompt_id))
+        return found
+
+    def _record_path(self, file: str, fmt: str) -> Path | None:
+        prefix = self.asterisk_spool + "/"
+        if not file.startswith(prefix):
+            self.problems.append(f"recording {file!r} is outside the spool {self.asterisk_spool}")
+            return None
+        if fmt != "wav":
+            self.problems.append(f"recording format {fmt!r}: the service expects wav")
+            return None
+        target = self.spool_dir / f"{file[len(prefix):]}.wav"
+        if not target.parent.is_dir():
+            # Asterisk does not create folders: ast_writefile fails with (writefile).
+            self.problems.append(f"recording folder {target.parent} does not exist")
+            return None
+        return target
+
+    def _take_key(self, stop_digits: str) -> str | None:
+        head = self.turns[0] if self.turns else None
+        if isinstance(head, Keys) and head.digits[0] in stop_digits:
+            key = head.digits[0]
+            self._shift_keys(1)
+            return key
+        return None
+
+    def _shift_keys(self, n: int) -> None:
+        head = self.turns.popleft()
+        assert isinstance(head, Keys)
+        self.keys.append(head.digits[:n])
+        if head.digits[n:]:
+            self.turns.appendleft(Keys(head.digits[n:]))
+
+    def _consume_quiet_turn(self, head: Turn | None, wait_ms: int) -> None:
+        """A key-only question meets silence or speech: it times out, the turn is used."""
+        if isinstance(head, (Silence, Say)):
+            self.turns.popleft()
+            self.events.append(Event("silence" if isinstance(head, Silence) else "say",
+                                     "no keys" if isinstance(head, Silence) else str(head.wav)))
+        if self.save_audio:
+            self.heard.append(audio.silence(min(wait_ms, 3000)))
+
+    def _heard_prompt(self, prompt: audio.PromptAudio, frames: int) -> None:
+        if self.save_audio and prompt.samples is not None:
+            self.heard.append(prompt.samples[:frames])
+            self.heard.append(audio.silence(150))
+
+    def _heard_keys(self, keys: str) -> None:
+        if keys:
+            self.events.append(Event("keys", keys))
+            if self.save_audio:
+                self.heard.append(audio.dtmf(keys))
+
+    def _recorded(self, target: Path) -> None:
+        self.recordings.append(target)
+        self.events.append(Event("record", str(target)))
+
+
+def _match(words: list[str]) -> tuple[str | None, list[str]]:
+    upper = [w.upper() for w in words]
+    for verb in _KNOWN:
+        if tuple(upper[: len(verb)]) == verb:
+            return " ".join(verb), words[len(verb):]
+    return None, words
+
+
+# --- running a call ----------------------------------------------------------------------
+
+def agi_environment(host: str, port: int, *, caller: str, uniqueid: str,
+                    extra_args: Iterable[str] = ()) -> list[tuple[str, str]]:
+    """The header block Asterisk 20 sends for ``AGI(agi://host:port/hotline)``."""
+    serial = zlib.crc32(uniqueid.encode()) & 0xFFFFFF
+    env = [
+        ("agi_network", "yes"), ("agi_network_script", "hotline"),
+        ("agi_request", f"agi://{host}:{port}/hotline"),
+        ("agi_channel", f"PJSIP/trunk-{serial:08x}"),
+        ("agi_language", "id"), ("agi_type", "PJSIP"), ("agi_uniqueid", uniqueid),
+        ("agi_version", "20.5.0"), ("agi_callerid", caller), ("agi_calleridname", "unknown"),
+        ("agi_callingpres", "0"), ("agi_callingani2", "0"), ("agi_callington", "0"),
+        ("agi_callingtns", "0"), ("agi_dnid", "1500123"), ("agi_rdnis", "unknown"),
+        ("agi_context", "hotline"), ("agi_extension", "1500123"), ("agi_priority", "2"),
+        ("agi_enhanced", "0.0"), ("agi_accountcode", ""),
+        ("agi_threadid", str(140000000000000 + serial)),
+    ]
+    env += [(f"agi_arg_{n}", a) for n, a in enumerate(extra_args, 1)]
+    return env
+
+
+async def run_call(host: str, port: int, script: Iterable[Turn], *,
+                   caller: str = "081234567890", uniqueid: str | None = None,
+                   sounds_prefix: str, audio_dir: Path, asterisk_spool: str, spool_dir: Path,
+                   timeout: float = 30.0, save_wav: Path | None = None,
+                   transfer_status: Mapping[str, str] = DEFAULT_TRANSFER_STATUS,
+                   env: list[tuple[str, str]] | None = None) -> FakeCallResult:
+    """Place one call into the FastAGI server at ``host:port`` and play ``script``.
+
+    ``env`` replaces the header block (to test malformed ones)."""
+    uniqueid = uniqueid or f"{int(time.time())}.{next(_ids)}"
+    call = _Call(script, sounds_prefix=sounds_prefix, audio_dir=Path(audio_dir),
+                 asterisk_spool=asterisk_spool, spool_dir=Path(spool_dir),
+                 save_audio=save_wav is not None, transfer_status=transfer_status)
+    reader, writer = await asyncio.open_connection(host, port)
+    try:
+        async with asyncio.timeout(timeout):
+            header = env if env is not None else agi_environment(
+                host, port, caller=caller, uniqueid=uniqueid)
+            writer.write(agi.format_env(header))
+            await writer.drain()
+            await _converse(call, reader, writer)
+    except TimeoutError:
+        call.problems.append(f"call still running after {timeout:.0f} s; the fake gave up")
+        call.ended_by = "timeout"
+    except (ConnectionError, OSError) as exc:
+        call.problems.append(f"connection error: {exc}")
+        call.ended_by = call.ended_by or "error"
+    finally:
+        writer.close()
+        try:
+            await writer.wait_closed()
+        except (ConnectionError, OSError):
+            pass
+    if save_wav is not None:
+        heard = np.concatenate(call.heard) if call.heard else audio.silence(0)
+        await asyncio.to_thread(audio.write_wav, Path(save_wav), heard)
+    clean = not call.problems and call.ended_by in ("service", "caller")
+    return FakeCallResult(
+        uniqueid=uniqueid, exchanges=tuple(call.exchanges), prompts=tuple(call.prompts),
+        keys="".join(call.keys), events=tuple(call.events), recordings=tuple(call.recordings),
+        problems=tuple(call.problems), ended_by=call.ended_by or "unknown", clean=clean,
+        variables=tuple(call.variables.items()))
+
+
+async def _converse(call: _Call, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    while True:
+        raw = await reader.readline()
+        if not raw:
+            if call.live:
+                call.ended_by = "service-closed"
+                call.problems.append("service closed the connection without HANGUP")
+            return
+        if not raw.endswith(b"\n"):
+            call.problems.append("service sent a partial command line and closed")
+            call.ended_by = call.ended_by or "service-closed"
+            return
+        reply = await call.handle(raw.decode("utf-8", errors="replace"))
+        writer.write(reply.encode())
+        await writer.drain()
+        if call.close_after:
+            return
