@@ -99,22 +99,31 @@ def load_recognizer(settings: Settings):
         return None
 
 
-def build_hotline(settings: Settings, *, clock=None) -> Hotline:
+_FROM_SETTINGS = object()
+
+
+def build_hotline(settings: Settings, *, clock=None, recognizer=_FROM_SETTINGS, store_wrapper=None) -> Hotline:
+    """Assemble a hotline.  Tests may pass their own recogniser, or wrap the call log
+    (``store_wrapper``) to inject faults."""
     from ivr.store.journal import JournalingStore
     from ivr.store.sql import SqlStore
 
     check_paths(settings)
     try:
         store = SqlStore.from_settings(settings)
-    except StoreError as exc:
-        raise ConfigError(f"IVR_DATABASE_URL: {exc}") from None
+    except (StoreError, ConfigError) as exc:
+        message = str(exc)
+        raise ConfigError(message if "IVR_DATABASE_URL" in message else f"IVR_DATABASE_URL: {message}") from None
     if settings.demo_data and store.recipient_count() == 0:
         from ivr.store.recipients import load_demo
 
         count = load_demo(store)
         log.info("loaded %s DEMO recipients into the empty store (IVR_DEMO_DATA=false to skip)", count)
     call_log = JournalingStore(store, settings.data_dir / "call-journal.jsonl")
-    recognizer = load_recognizer(settings)
+    if store_wrapper is not None:
+        call_log = store_wrapper(call_log)
+    if recognizer is _FROM_SETTINGS:
+        recognizer = load_recognizer(settings)
     cores = os.cpu_count() or 2
     decode_pool = ThreadPoolExecutor(max_workers=settings.decode_workers or cores, thread_name_prefix="decode")
     db_pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="db")
@@ -154,6 +163,7 @@ async def serve(settings: Settings) -> None:
     from ivr.telephony.channel import ChannelConfig
     from ivr.telephony.server import AgiServer
 
+    check_paths(settings)
     ensure_prompts(settings)
     hotline = build_hotline(settings)
     server = AgiServer(hotline.runner, settings.agi_host, settings.agi_port,

@@ -14,12 +14,26 @@ import secrets
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, StrictBool, field_validator
+from typing import Annotated
+
+from pydantic import BeforeValidator, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ivr.errors import ConfigError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _strict_bool(value: object) -> object:
+    """Only true/false: "yes", "1" or "on" are more likely typos than intent."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    raise ValueError("must be true or false")
+
+
+StrictBool = Annotated[bool, BeforeValidator(_strict_bool)]
 
 
 def _default_prompts_dir() -> Path:
@@ -37,7 +51,7 @@ class Settings(BaseSettings):
     data_dir: Path = Path("var")
     database_url: str = ""                      # default: sqlite file in data_dir
     agi_host: str = "0.0.0.0"
-    agi_port: int = Field(4573, ge=1, le=65535)
+    agi_port: int = Field(4573, ge=0, le=65535)   # 0: any free port (tests)
     web_host: str = "0.0.0.0"
     web_port: int = Field(8000, ge=1, le=65535)
     web_enabled: StrictBool = True

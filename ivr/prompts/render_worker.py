@@ -24,6 +24,7 @@ import json
 import os
 import sys
 import threading
+import time
 from typing import Any, TextIO
 
 JOB_TIMEOUT_S = 60.0  # espeak renders ~20x faster than real time; this only catches hangs
@@ -34,43 +35,85 @@ def _emit(out: TextIO, record: dict[str, Any]) -> None:
     out.flush()
 
 
+def _wait_idle(espeak: Any, limit_s: float = 5.0) -> None:
+    until = time.monotonic() + limit_s
+    while espeak.IsPlaying() and time.monotonic() < until:
+        time.sleep(0.005)
+
+
+def _setup(engine: Any, espeak: Any, batch: dict[str, Any]) -> str | None:
+    """Apply voice settings once, before any text; return why that failed, or None.
+
+    In asynchronous mode espeak counts queued parameter changes as "playing", and
+    pyttsx3's runAndWait cancels anything playing when its loop ends -- which then
+    cancels the *next* utterance too (the driver's ``_stopping`` flag lingers).  So
+    settings are flushed by an empty run, espeak is let go idle, and the flag reset.
+    """
+    voice, rate, volume = str(batch.get("voice", "id")), int(batch.get("rate", 130)), float(batch.get("volume", 1.0))
+    for _attempt in range(3):
+        engine.setProperty("voice", voice)
+        engine.setProperty("rate", rate)
+        engine.setProperty("volume", volume)
+        engine.runAndWait()
+        _wait_idle(espeak)
+        engine.proxy._driver._stopping = False
+        if engine.getProperty("rate") == rate and engine.getProperty("voice") not in (None, "", "gmw/en"):
+            return None
+    return f"espeak did not take voice {voice!r} at {rate} wpm (has {engine.getProperty('voice')!r} at {engine.getProperty('rate')})"
+
+
 def _run(batch: dict[str, Any], out: TextIO) -> int:
-    import pyttsx3  # imported here so `--help`-style failures show up as protocol errors
+    import pyttsx3  # imported here so a missing library is reported like any other failure
+    from pyttsx3.drivers import _espeak
 
     engine = pyttsx3.init("espeak")
     finished = threading.Event()
+    ends: list[bool] = []  # the `completed` flag of each finished-utterance
     errors: list[str] = []
-    engine.connect("finished-utterance", lambda name=None, completed=True: finished.set())
+
+    def on_finished(name: object = None, completed: bool = True) -> None:
+        ends.append(bool(completed))
+        finished.set()
+
+    engine.connect("finished-utterance", on_finished)
     engine.connect("error", lambda name=None, exception=None: errors.append(repr(exception)))
+
+    problem = _setup(engine, _espeak, batch)
+    if problem:
+        for job in batch["jobs"]:
+            _emit(out, {"key": job["key"], "ok": False, "error": problem})
+        return 1
 
     failures = 0
     for job in batch["jobs"]:
         key, text, target = job["key"], job["text"], job["out"]
+        # espeak reports the end of an utterance a moment before it is idle; a
+        # job started in that moment would be cancelled by runAndWait (see _setup).
+        _wait_idle(_espeak)
+        engine.proxy._driver._stopping = False
         finished.clear()
+        ends.clear()
         errors.clear()
         try:
             os.unlink(target)
         except FileNotFoundError:
             pass
-        # Properties are queued commands in pyttsx3: set them before every job so
-        # that they are applied in the same loop as the synthesis that needs them.
-        engine.setProperty("voice", batch.get("voice", "id"))
-        engine.setProperty("rate", int(batch.get("rate", 130)))
-        engine.setProperty("volume", float(batch.get("volume", 1.0)))
         engine.save_to_file(text, target)
         engine.runAndWait()
         done = finished.wait(JOB_TIMEOUT_S)
         if errors:
-            failures += 1
-            _emit(out, {"key": key, "ok": False, "error": "; ".join(errors)})
+            error = "; ".join(errors)
         elif not done:
-            failures += 1
-            _emit(out, {"key": key, "ok": False, "error": f"no end of speech within {JOB_TIMEOUT_S:.0f} s"})
+            error = f"no end of speech within {JOB_TIMEOUT_S:.0f} s"
+        elif not all(ends):
+            error = "espeak cancelled the utterance"
         elif not os.path.exists(target) or os.path.getsize(target) <= 44:
-            failures += 1
-            _emit(out, {"key": key, "ok": False, "error": "espeak finished but wrote no audio"})
+            error = "espeak finished but wrote no audio"
         else:
             _emit(out, {"key": key, "ok": True})
+            continue
+        failures += 1
+        _emit(out, {"key": key, "ok": False, "error": error})
     return 1 if failures else 0
 
 

@@ -63,16 +63,21 @@ class Protector:
         if not secret or len(secret) < 16:
             raise ConfigError("the secret key must be at least 16 bytes (IVR_SECRET_KEY)")
         # separate keys per purpose: a leaked hash key must not help decrypt, and vice versa
-        self._nik_key = _derive(secret, b"nik-hash")
-        self._phone_key = _derive(secret, b"phone-hash")
+        # keyed HMAC states, copied per value: cheaper than re-keying for every row of an import
+        self._nik_mac = hmac.new(_derive(secret, b"nik-hash"), digestmod=hashlib.sha256)
+        self._phone_mac = hmac.new(_derive(secret, b"phone-hash"), digestmod=hashlib.sha256)
         self._aead = AESGCM(_derive(secret, b"encrypt"))
 
     # --- hashes -------------------------------------------------------------------
     def nik_hash(self, nik: str) -> str:
-        return hmac.new(self._nik_key, nik.strip().encode(), hashlib.sha256).hexdigest()
+        mac = self._nik_mac.copy()
+        mac.update(nik.strip().encode())
+        return mac.hexdigest()
 
     def phone_hash(self, number: str) -> str:
-        return hmac.new(self._phone_key, normalize_phone(number).encode(), hashlib.sha256).hexdigest()
+        mac = self._phone_mac.copy()
+        mac.update(normalize_phone(number).encode())
+        return mac.hexdigest()
 
     # --- encryption ---------------------------------------------------------------
     def encrypt(self, text: str) -> str:

@@ -224,7 +224,8 @@ def _date(text: str, column: str, line: int, problems: Problems) -> dt.date | No
 def clean_row(line: int, rec: dict[str, str], seen: set[int], problems: Problems) -> CleanRow | None:
     """Check one row; record each problem; return the row only when it is entirely good."""
     before = problems.count
-    get = lambda col: (rec.get(col) or "").strip()  # noqa: E731 - short accessor
+    rec = {k: (v or "").strip() for k, v in rec.items()}
+    get = rec.get
     nik, why = check_nik(get("nik"))
     if why:
         problems.add(line, why)
@@ -276,9 +277,9 @@ def clean_row(line: int, rec: dict[str, str], seen: set[int], problems: Problems
         phone = compact
 
     for col, limit in _LIMITS.items():
-        if len(get(col)) > limit:
+        if len(get(col, "")) > limit:
             problems.add(line, f"{col} is longer than {limit} characters")
-    documents = ";".join(d.strip() for d in get("documents").split(";") if d.strip())
+    documents = ";".join(d.strip() for d in get("documents", "").split(";") if d.strip())
     if len(documents) > 2000:
         problems.add(line, "documents is longer than 2000 characters")
 

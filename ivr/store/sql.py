@@ -16,7 +16,7 @@ import json
 import uuid
 from typing import Iterator
 
-from sqlalchemy import Connection, Engine, and_, func, literal, or_, select, update
+from sqlalchemy import Connection, Engine, and_, delete, func, literal, or_, select, update
 from sqlalchemy.dialects import postgresql as pg_dialect
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 
@@ -73,8 +73,9 @@ class SqlStore(OperatorQueries):
         """Record a journal op as applied; False when it already was (skip it)."""
         if op_id is None:
             return True
-        stmt = self._insert(conn, AppliedOp).values(op_id=op_id, at=now()).on_conflict_do_nothing()
-        return conn.execute(stmt).rowcount == 1
+        stmt = (self._insert(conn, AppliedOp).values(op_id=op_id, at=now()).on_conflict_do_nothing()
+                .returning(AppliedOp.op_id))    # rowcount of an INSERT is not reliable on every driver
+        return conn.execute(stmt).first() is not None
 
     # --- the call runner's port ----------------------------------------------------
     @guarded
@@ -187,6 +188,13 @@ class SqlStore(OperatorQueries):
                     call_id=call_id, reason=reason[:20], state="open", detail=masked,
                     detail_enc=self._p.encrypt(detail) if masked != (detail or "") else None,
                     created=t, updated=t))
+
+    @guarded
+    def forget_ops(self, op_ids: list[str]) -> None:
+        """Drop applied-op markers the journal no longer holds (keeps the table small)."""
+        with self._tx() as conn:
+            for i in range(0, len(op_ids), 500):
+                conn.execute(delete(AppliedOp).where(AppliedOp.op_id.in_(op_ids[i:i + 500])))
 
     # --- training data ----------------------------------------------------------------
     @guarded

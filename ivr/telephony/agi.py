@@ -107,9 +107,9 @@ class AgiResponse:
     def key(self) -> str | None:
         """The key encoded as an ASCII code in ``result`` (STREAM FILE, WAIT FOR DIGIT,
         RECORD FILE ``(dtmf)``), or ``None`` when the result is not a key."""
-        if self.result is None or self.result <= 0:
+        if self.result is None or not 0 < self.result < 128:
             return None
-        ch = chr(self.result) if self.result < 0x110000 else ""
+        ch = chr(self.result)
         return ch if ch in DTMF_KEYS else None
 
 

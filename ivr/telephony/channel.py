@@ -49,6 +49,7 @@ class ChannelConfig:
     reply_timeout_s: float = 120.0      # ANSWER, SET VARIABLE, one STREAM FILE ...
     slack_s: float = 30.0               # added to GET DATA / RECORD's own time limits
     transfer_timeout_s: float = 4 * 3600.0  # a queue call can last as long as the talk
+    hangup_grace_s: float = 5.0         # after a HANGUP line, how long the pending reply may take
 
     @classmethod
     def from_settings(cls, settings) -> "ChannelConfig":
@@ -268,22 +269,28 @@ class AgiChannel:
         except (ConnectionError, OSError) as exc:
             raise agi.AgiConnectionLost(f"could not send AGI command: {exc}") from exc
         assembler = agi.ReplyAssembler()
+        deadline = asyncio.timeout(timeout_s)
         try:
-            async with asyncio.timeout(timeout_s):
+            async with deadline:
                 while True:
                     raw = await _readline(self._reader)
                     if not raw.endswith(b"\n"):
-                        if assembler.hangup_seen or self.hung_up:
-                            self.hung_up = True
                         raise agi.AgiConnectionLost(
                             "connection closed before the reply" if not raw
                             else "connection closed in the middle of a reply")
                     reply = assembler.feed(_decode(raw))
-                    if assembler.hangup_seen:
+                    if assembler.hangup_seen and not self.hung_up:
                         self.hung_up = True
+                        # Asterisk still answers the pending command, and quickly; do not
+                        # let a peer that doesn't hold the call open for the full timeout.
+                        grace = asyncio.get_running_loop().time() + self.config.hangup_grace_s
+                        if deadline.when() is None or deadline.when() > grace:
+                            deadline.reschedule(grace)
                     if reply is not None:
                         return reply
         except TimeoutError as exc:
+            if self.hung_up:
+                raise agi.AgiConnectionLost("no reply after the caller hung up") from exc
             raise agi.AgiConnectionLost(f"no AGI reply within {timeout_s:.0f} s") from exc
 
 

@@ -68,7 +68,7 @@ def make_noise(n: int, rng: np.random.Generator, babble: list[np.ndarray] | None
             src = babble[int(rng.integers(len(babble)))]
             if len(src) == 0:
                 continue
-            reps = np.tile(src, n // len(src) + 1)
+            reps = np.tile(src, n // len(src) + 2)
             off = int(rng.integers(len(src)))
             out += reps[off:off + n] / (np.std(src) + 1e-6)
         return out

@@ -105,14 +105,17 @@ def nnet3_text(net: Tdnn, priors: np.ndarray) -> str:
            "component-node name=l1.affine component=l1.affine input=Append(Offset(input, -2), "
            "Offset(input, -1), input, Offset(input, 1), Offset(input, 2))",
            "component-node name=l1.relu component=l1.relu input=l1.affine",
-           "component-node name=l2.affine component=l2.affine input=Append(Offset(l1.relu, -1), "
+           "component-node name=l2.linear component=l2.linear input=Append(Offset(l1.relu, -1), "
            "l1.relu, Offset(l1.relu, 1))",
+           "component-node name=l2.affine component=l2.affine input=l2.linear",
            "component-node name=l2.relu component=l2.relu input=l2.affine"]
     comps: list[str] = []
     w, b = _fold(net.l1, *_bn_scale_shift(net.input_norm))
     comps += [_affine("l1.affine", w, b), _nonlin("l1.relu", "RectifiedLinearComponent", h)]
     w, b = _fold(net.l2, *_bn_scale_shift(net.bn1))
-    comps += [_affine("l2.affine", w, b), _nonlin("l2.relu", "RectifiedLinearComponent", h)]
+    w2, b2 = _fold(net.l2b, np.ones(net.bottleneck), np.zeros(net.bottleneck))
+    comps += [_affine("l2.linear", w, b), _affine("l2.affine", w2, b2),
+              _nonlin("l2.relu", "RectifiedLinearComponent", h)]
     prev, prev_bn = "l2.relu", net.bn2
     for i in range(layers):
         n = f"l{i + 3}"

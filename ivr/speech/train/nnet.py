@@ -26,7 +26,8 @@ class Tdnn(nn.Module):
             feat_dim, num_pdfs, hidden, bottleneck, layers)
         self.l1 = nn.Conv1d(feat_dim, hidden, 5)
         self.bn1 = nn.BatchNorm1d(hidden, affine=False)
-        self.l2 = nn.Conv1d(hidden, hidden, 3, stride=3)
+        self.l2 = nn.Conv1d(hidden, bottleneck, 3, stride=3, bias=False)
+        self.l2b = nn.Conv1d(bottleneck, hidden, 1)
         self.bn2 = nn.BatchNorm1d(hidden, affine=False)
         self.lin = nn.ModuleList(nn.Conv1d(hidden, bottleneck, 3, bias=False) for _ in range(layers))
         self.aff = nn.ModuleList(nn.Conv1d(bottleneck, hidden, 1) for _ in range(layers))
@@ -48,7 +49,7 @@ class Tdnn(nn.Module):
         x = torch.cat([x[:, :, :1].expand(-1, -1, c), x, x[:, :, -1:].expand(-1, -1, c)], dim=2)
         x = self.input_norm(x)
         x = self.bn1(F.relu(self.l1(x)))
-        x = self.bn2(F.relu(self.l2(x)))
+        x = self.bn2(F.relu(self.l2b(self.l2(x))))
         for lin, aff, bn in zip(self.lin, self.aff, self.bns):
             x = bn(F.relu(aff(lin(self.dropout(x)))))
         x = self.out(x)
@@ -106,8 +107,11 @@ def viterbi_counts(logp: torch.Tensor, n: int, labels: list[int], skippable: lis
     skip_in = np.zeros(s_max, bool)
     skip_in[2:] = np.asarray(skippable[1:-1], bool)
     for t in range(1, n):
-        cand = np.stack([score, np.concatenate([[neg], score[:-1]]),
-                         np.where(skip_in, np.concatenate([[neg, neg], score[:-2]]), neg)])
+        prev1 = np.full(s_max, neg)
+        prev1[1:] = score[:-1]
+        prev2 = np.full(s_max, neg)
+        prev2[2:] = score[:-2]
+        cand = np.stack([score, prev1, np.where(skip_in, prev2, neg)])
         arg = cand.argmax(0)
         back[t] = np.arange(s_max) - arg
         score = cand.max(0) + lp[t, lab]

@@ -1,0 +1,177 @@
+"""``ivr asr transcribe|eval`` and ``ivr model build``.
+
+    ivr asr transcribe [--grammar NAME] [--model DIR] FILE...   one JSON object per line
+    ivr asr eval [--grammar NAME] [--model DIR] MANIFEST.tsv    word/exact accuracy, RTF
+    ivr model build [--out DIR] [--no-human | --human-dir DIR] [--extra-manifest TSV]... [--mini]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+from pathlib import Path
+
+from ivr.errors import RecognizerError
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _words_to_digits(text: str) -> str:
+    try:
+        from ivr.dialogue.understand import words_to_digits
+    except ImportError:
+        words_to_digits = _fallback_words_to_digits
+    return words_to_digits(text)
+
+
+def _fallback_words_to_digits(text: str) -> str:
+    table = {"nol": "0", "kosong": "0", "satu": "1", "dua": "2", "tiga": "3", "empat": "4", "lima": "5",
+             "enam": "6", "tujuh": "7", "delapan": "8", "sembilan": "9"}
+    return "".join(table[w] for w in text.split() if w in table)
+
+
+def _recognizer(args):
+    from ivr.speech.recognizer import load_recognizer
+
+    model = args.model
+    if model is None:
+        try:
+            from ivr.config import get_settings
+            model = get_settings().vosk_model
+        except Exception:            # settings are optional for this command; fall back to the bundled model
+            model = None
+    return load_recognizer(model, args.grammars)
+
+
+def cmd_transcribe(args) -> int:
+    try:
+        rec = _recognizer(args)
+    except RecognizerError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    status = 0
+    for f in args.files:
+        try:
+            t = rec.recognize(Path(f), args.grammar)
+        except RecognizerError as exc:
+            print(json.dumps({"file": f, "error": str(exc)}, ensure_ascii=False))
+            status = 1
+            continue
+        print(json.dumps({
+            "file": f, "text": t.text, "digits": _words_to_digits(t.text),
+            "confidence": round(t.confidence, 4),
+            "alternatives": [{"text": h.text, "confidence": round(h.confidence, 4)} for h in t.alternatives],
+            "duration_s": round(t.duration_s, 3), "decode_s": round(t.decode_s, 4),
+        }, ensure_ascii=False), flush=True)
+    return status
+
+
+def cmd_eval(args) -> int:
+    from ivr.speech.evaluate import read_manifest, score
+
+    try:
+        rec = _recognizer(args)
+        rows = read_manifest(Path(args.manifest))
+    except (RecognizerError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+    def show(wav, ref, got):
+        if args.verbose and got.text != ref:
+            print(f"  {wav}: ref={ref!r} hyp={got.text!r} conf={got.confidence:.2f}")
+
+    try:
+        s = score(rec, rows, args.grammar, show)
+    except RecognizerError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"utterances: {s.utterances}")
+    print(f"words: {s.words}")
+    print(f"word accuracy: {100 * s.word_accuracy:.2f}%")
+    print(f"exact-string accuracy: {100 * s.exact_accuracy:.2f}%")
+    print(f"real-time factor: {s.rtf:.4f}")
+    return 0
+
+
+def cmd_build(args) -> int:
+    from ivr.speech.train.build import BuildOptions, build, mini_options
+
+    human_dir = None
+    if args.human:
+        human_dir = args.human_dir or (ROOT.parent / "shared" / "data" / "indsp-digit-train")
+        if not (human_dir / "transcripts.tsv").is_file():
+            print(f"error: no human set at {human_dir} (use --human-dir DIR or --no-human)", file=sys.stderr)
+            return 2
+    out = Path(args.out)
+    if args.mini:
+        opts = mini_options(out, human_dir)
+    else:
+        opts = BuildOptions(out=out, human_dir=human_dir, holdout=args.holdout, epochs=args.epochs,
+                            human_copies=args.copies, synth_count=args.synth, workers=args.workers,
+                            seed=args.seed)
+    opts = BuildOptions(**{**opts.__dict__, "extra_manifests": tuple(Path(p) for p in args.extra_manifest),
+                           "command": "ivr " + " ".join(shlex.quote(a) for a in (args.argv or sys.argv[1:]))})
+    try:
+        build(opts)
+    except (RuntimeError, OSError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def register(subparsers) -> None:
+    from ivr.speech.recognizer import default_model_dir
+
+    asr = subparsers.add_parser("asr", help="speech recognition tools")
+    asr_sub = asr.add_subparsers(dest="asr_command", required=True)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--model", type=Path, default=None, help="Vosk model directory (default: bundled)")
+    common.add_argument("--grammars", type=Path, default=None, help="grammar folder (default: grammars/)")
+    common.add_argument("--grammar", default="digits", help="grammar name (digits, yesno, menu, group; '' = all words)")
+    tr = asr_sub.add_parser("transcribe", parents=[common], help="transcribe WAV files, one JSON line each")
+    tr.add_argument("files", nargs="+")
+    tr.set_defaults(func=cmd_transcribe)
+    ev = asr_sub.add_parser("eval", parents=[common], help="score a manifest (wav_path<TAB>transcript)")
+    ev.add_argument("manifest")
+    ev.add_argument("-v", "--verbose", action="store_true", help="print each misrecognition")
+    ev.set_defaults(func=cmd_eval)
+
+    model = subparsers.add_parser("model", help="speech model tools")
+    model_sub = model.add_subparsers(dest="model_command", required=True)
+    b = model_sub.add_parser("build", help="train a Vosk model from scratch (needs the train extra)")
+    b.add_argument("--out", default=str(default_model_dir()), help="output model directory")
+    b.add_argument("--with-human", dest="human", action="store_true", default=True,
+                   help="train on the licensed human set (default; model is then CC BY-NC-SA 4.0)")
+    b.add_argument("--no-human", dest="human", action="store_false", help="synthetic speech only")
+    b.add_argument("--human-dir", type=Path, default=None,
+                   help="human set (default ../shared/data/indsp-digit-train from the repo root)")
+    b.add_argument("--extra-manifest", action="append", default=[],
+                   help="TSV wav_path<TAB>transcript of extra recordings (repeatable)")
+    b.add_argument("--holdout", dest="holdout", action="store_true", default=True,
+                   help="keep the evaluation speakers out of training (default)")
+    b.add_argument("--no-holdout", dest="holdout", action="store_false",
+                   help="train on every human speaker (figures must then come from a held-out build)")
+    b.add_argument("--mini", action="store_true", help="miniature build for CI (minutes)")
+    b.add_argument("--epochs", type=int, default=8)
+    b.add_argument("--copies", type=int, default=6, help="augmented copies per human utterance")
+    b.add_argument("--synth", type=int, default=3000, help="synthetic utterances")
+    b.add_argument("--workers", type=int, default=2)
+    b.add_argument("--seed", type=int, default=1)
+    b.set_defaults(func=cmd_build, argv=None)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Stand-alone entry (``python -m ivr.speech.cli``) until ``ivr`` wires it in."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = argparse.ArgumentParser(prog="ivr")
+    register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    if getattr(args, "argv", "unset") is None:
+        args.argv = argv
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,196 @@
+"""Vosk speech recogniser behind ``ivr.ports.Recognizer``.
+
+One ``vosk.Model`` per grammar is loaded once, at construction; each call makes
+its own ``KaldiRecognizer`` (cheap), so concurrent calls from a thread pool are
+safe.  How a grammar is honoured depends on what the model directory offers:
+
+* ``graph/graph.json`` (models built by ``ivr model build``): a real HCLG is
+  compiled here for each grammar from the model's own lexicon (pure Python, see
+  ``ivr.speech.graph``), so words outside a grammar cannot be recognised at all;
+* ``graph/HCLr.fst`` + ``graph/Gr.fst`` (runtime-graph models): the grammar goes
+  to Vosk;
+* a static ``graph/HCLG.fst`` only: decode with it and keep the best n-best entry
+  whose words all belong to the grammar.
+
+Confidence is the posterior of the chosen text among the n-best readings (scores
+turned into probabilities, readings that differ only by ``[unk]`` merged).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import shutil
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from ivr.errors import RecognizerError
+from ivr.ports import Hypothesis, Transcript
+from ivr.speech import graph as g
+from ivr.speech.grammars import load_grammars
+from ivr.speech.lexicon import UNK
+
+log = logging.getLogger(__name__)
+
+MAX_ALTERNATIVES = 8
+FULL = ""            # grammar name meaning "the model's whole vocabulary"
+_REQUIRED = ("am/final.mdl", "conf/model.conf", "conf/mfcc.conf", "graph/words.txt")
+_vosk_lock = threading.Lock()
+
+
+def default_model_dir() -> Path:
+    """The model bundled with the package."""
+    return Path(__file__).resolve().parent / "model"
+
+
+def load_recognizer(model_dir: Path | None = None, grammars_dir: Path | None = None) -> "VoskRecognizer":
+    return VoskRecognizer(model_dir if model_dir is not None else default_model_dir(), grammars_dir)
+
+
+def _import_vosk():
+    try:
+        import vosk
+    except ImportError as exc:                      # pragma: no cover - vosk is a dependency
+        raise RecognizerError(f"the vosk package is not installed: {exc}") from exc
+    with _vosk_lock:
+        vosk.SetLogLevel(-1)
+    return vosk
+
+
+def _check_model_dir(model_dir: Path) -> None:
+    if not model_dir.is_dir():
+        raise RecognizerError(f"speech model directory {model_dir} does not exist")
+    missing = [p for p in _REQUIRED if not (model_dir / p).is_file()]
+    has_graph = (model_dir / "graph/HCLG.fst").is_file() or (model_dir / "graph/HCLr.fst").is_file()
+    if missing or not has_graph:
+        missing += [] if has_graph else ["graph/HCLG.fst (or HCLr.fst + Gr.fst)"]
+        raise RecognizerError(f"speech model directory {model_dir} is incomplete: missing {', '.join(missing)}")
+
+
+def _load_model(vosk, path: Path):
+    try:
+        return vosk.Model(str(path))
+    except Exception as exc:                       # vosk raises a bare Exception
+        raise RecognizerError(f"Vosk could not load the model in {path}: {exc}") from exc
+
+
+def read_audio(wav_path: Path) -> tuple[np.ndarray, int]:
+    """16-bit mono samples and the sample rate of any file libsndfile reads."""
+    try:
+        audio, rate = sf.read(str(wav_path), dtype="int16", always_2d=True)
+    except (OSError, RuntimeError, sf.LibsndfileError) as exc:
+        raise RecognizerError(f"cannot read audio {wav_path}: {exc}") from exc
+    if audio.shape[1] > 1:
+        audio = audio.astype(np.int32).mean(axis=1).astype(np.int16)[:, None]
+    return np.ascontiguousarray(audio[:, 0]), int(rate)
+
+
+class VoskRecognizer:
+    """Implements ``ivr.ports.Recognizer`` with Vosk."""
+
+    def __init__(self, model_dir: Path, grammars_dir: Path | None = None):
+        self.model_dir = Path(model_dir)
+        _check_model_dir(self.model_dir)
+        self._vosk = _import_vosk()
+        self.grammars = load_grammars(grammars_dir)
+        self._full = _load_model(self._vosk, self.model_dir)
+        self._models: dict[str, object] = {FULL: self._full}
+        self._runtime = (self.model_dir / "graph/HCLr.fst").is_file()
+        self._words = set(g.read_symbols(self.model_dir / "graph/words.txt"))
+        if (self.model_dir / "graph/graph.json").is_file():
+            self.mode = "compiled"
+            self._compile_all()
+        else:
+            self.mode = "runtime" if self._runtime else "filter"
+            if self.mode == "filter":
+                log.warning("model %s has only a static graph: grammars are applied to its n-best", self.model_dir)
+
+    # --- loading ------------------------------------------------------------------------
+
+    def _compile_all(self) -> None:
+        try:
+            spec = g.GraphSpec.load(self.model_dir)
+        except (OSError, ValueError, KeyError) as exc:
+            raise RecognizerError(f"graph description in {self.model_dir}/graph is broken: {exc}") from exc
+        tmp = Path(tempfile.mkdtemp(prefix="ivr-graphs-"))
+        try:
+            for name, phrases in self.grammars.items():
+                usable, unknown = g.parse_grammar(phrases, spec)
+                if unknown:
+                    log.warning("grammar %s: the model cannot say %s; those phrases are ignored",
+                                name, sorted(set(unknown)))
+                if not usable:
+                    raise RecognizerError(f"grammar {name!r} has no word the model knows")
+                staged = tmp / name
+                (staged / "graph").mkdir(parents=True)
+                (staged / "am").symlink_to(self.model_dir.resolve() / "am")
+                (staged / "conf").symlink_to(self.model_dir.resolve() / "conf")
+                shutil.copy(self.model_dir / "graph/words.txt", staged / "graph/words.txt")
+                g.write_vector_fst(g.build_hclg(spec, usable), staged / "graph/HCLG.fst")
+                # Vosk reads everything in its constructor, so the staging folder can go.
+                self._models[name] = _load_model(self._vosk, staged)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    # --- decoding -----------------------------------------------------------------------
+
+    def recognize(self, wav_path: Path, grammar: str) -> Transcript:
+        if grammar != FULL and grammar not in self.grammars:
+            raise RecognizerError(f"unknown grammar {grammar!r}; known: {sorted(self.grammars)}")
+        samples, rate = read_audio(Path(wav_path))
+        return self.recognize_samples(samples, rate, grammar)
+
+    def recognize_samples(self, samples: np.ndarray, rate: int, grammar: str) -> Transcript:
+        started = time.perf_counter()
+        model = self._models.get(grammar, self._full)
+        allowed: set[str] | None = None
+        if self.mode == "runtime" and grammar != FULL:
+            phrases = [p for p in self.grammars[grammar] if all(w in self._words for w in p.split())]
+            rec = self._vosk.KaldiRecognizer(model, float(rate), json.dumps(phrases))
+        else:
+            rec = self._vosk.KaldiRecognizer(model, float(rate))
+            if self.mode == "filter" and grammar != FULL:
+                allowed = {w for p in self.grammars[grammar] for w in p.split()}
+        rec.SetMaxAlternatives(MAX_ALTERNATIVES)
+        data = samples.astype("<i2").tobytes()
+        step = rate * 2                         # feed 0.5 s at a time (2 bytes per sample)
+        for i in range(0, len(data), step):
+            rec.AcceptWaveform(data[i:i + step])
+        result = json.loads(rec.FinalResult())
+        hyps = _hypotheses(result, allowed)
+        best = hyps[0] if hyps else Hypothesis("", 0.0)
+        return Transcript(text=best.text, confidence=best.confidence, alternatives=tuple(hyps),
+                          duration_s=len(samples) / rate if rate else 0.0,
+                          decode_s=time.perf_counter() - started)
+
+
+def _hypotheses(result: dict, allowed: set[str] | None) -> list[Hypothesis]:
+    """n-best scores -> posteriors; drop [unk]; merge readings that become equal."""
+    alts = result.get("alternatives")
+    if alts is None:                             # single result without n-best
+        alts = [{"text": result.get("text", ""), "confidence": 0.0}]
+    scored: dict[str, float] = {}
+    order: list[str] = []
+    if not alts:
+        return [Hypothesis("", 1.0)]
+    top = max(float(a.get("confidence", 0.0)) for a in alts)
+    for a in alts:
+        words = [w for w in str(a.get("text", "")).split() if w != UNK]
+        if allowed is not None and any(w not in allowed for w in words):
+            continue
+        text = " ".join(words)
+        p = math.exp(float(a.get("confidence", 0.0)) - top)
+        if text not in scored:
+            order.append(text)
+            scored[text] = 0.0
+        scored[text] += p
+    total = sum(math.exp(float(a.get("confidence", 0.0)) - top) for a in alts)
+    hyps = [Hypothesis(t, round(scored[t] / total, 4)) for t in order]
+    hyps.sort(key=lambda h: -h.confidence)
+    return hyps

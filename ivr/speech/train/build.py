@@ -1,0 +1,135 @@
+"""``ivr model build``: the whole pipeline from recordings to a Vosk model directory.
+
+Stages: collect utterances (human set, synthetic espeak-ng speech, noise-only
+clips, extra manifests) -> render augmented telephone audio and features ->
+flat-start training -> state priors -> export (final.mdl, confs, lexicon, graph)
+-> self-check (Vosk loads the directory and decodes a known utterance).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from ivr.speech.lexicon import PHONES
+from ivr.speech.train import augment, corpus
+from ivr.speech.train.data import Example, Job, render
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    out: Path
+    human_dir: Path | None = None          # None: build without the licensed human set
+    extra_manifests: tuple[Path, ...] = ()
+    holdout: bool = True                   # keep corpus.HELDOUT_HUMAN out of training
+    mini: bool = False
+    human_copies: int = 6
+    synth_count: int = 3000
+    noise_count: int = 300
+    epochs: int = 8
+    hidden: int = 256
+    bottleneck: int = 80
+    layers: int = 4
+    workers: int = 2
+    seed: int = 1
+    unk_cost: float = 2.0
+    command: str = field(default="")
+
+
+def collect(opts: BuildOptions, rng: np.random.Generator) -> tuple[list[Job], dict[str, int]]:
+    jobs: list[Job] = []
+    counts: dict[str, int] = {}
+    if opts.human_dir is not None:
+        human = [u for u in corpus.load_human(opts.human_dir)
+                 if not (opts.holdout and u.speaker in corpus.HELDOUT_HUMAN)]
+        if opts.mini:
+            speakers = sorted({u.speaker for u in human})[:2]
+            human = [u for u in human if u.speaker in speakers][:24]
+        jobs += [Job(u, c) for u in human for c in range(opts.human_copies)]
+        counts["human_utterances"] = len(human)
+        counts["human_speakers"] = len({u.speaker for u in human})
+    extra = [u for m in opts.extra_manifests for u in corpus.load_manifest(m)]
+    jobs += [Job(u, c) for u in extra for c in range(max(1, opts.human_copies // 2))]
+    counts["extra_utterances"] = len(extra)
+    synth = corpus.synth_plan(rng, corpus.TRAIN_VOICES, opts.synth_count, "syn")
+    jobs += [Job(u, 0) for u in synth]
+    counts["synth_utterances"] = len(synth)
+    noise = [corpus.Utt(uid=f"noise{i:04d}", speaker="noise", text="", source="noise")
+             for i in range(opts.noise_count)]
+    jobs += [Job(u, 0) for u in noise]
+    counts["noise_clips"] = len(noise)
+    return jobs, counts
+
+
+def self_check(model_dir: Path, strict: bool) -> str:
+    """Decode a held-out synthetic voice saying three digits with the new model."""
+    import soundfile as sf
+
+    from ivr.speech.recognizer import VoskRecognizer
+
+    audio, rate = corpus.espeak("satu dua tiga", corpus.HELDOUT_VOICES[0], 150, 50)
+    with tempfile.TemporaryDirectory() as tmp:
+        wav = Path(tmp) / "check.wav"
+        sf.write(wav, augment.resample(audio, rate, 8000), 8000, subtype="PCM_16")
+        rec = VoskRecognizer(model_dir, grammars_dir=None)
+        got = rec.recognize(wav, "digits")
+    print(f"self-check: expected 'satu dua tiga', decoded {got.text!r} (confidence {got.confidence:.2f})")
+    if strict and got.text != "satu dua tiga":
+        raise RuntimeError(f"self-check failed: decoded {got.text!r}")
+    return got.text
+
+
+def build(opts: BuildOptions) -> Path:
+    from ivr.speech.train.export import write_model
+    from ivr.speech.train.features import FEAT_DIM
+    from ivr.speech.train.trainer import TrainConfig, estimate_priors, train
+
+    t0 = time.time()
+    rng = np.random.default_rng(opts.seed)
+    print("[1/5] collecting utterances", flush=True)
+    jobs, counts = collect(opts, rng)
+    print("      " + ", ".join(f"{k}={v}" for k, v in counts.items()), flush=True)
+    print("[2/5] rendering telephone audio and features", flush=True)
+    examples: list[Example] = []
+    with tqdm(total=len(jobs), desc="render", unit="utt") as bar:
+        for chunk in render(jobs, opts.seed, opts.workers, augment.Telephone()):
+            examples.extend(chunk)
+            bar.update(64)
+    hours = sum(len(e.feats) for e in examples) / 360000
+    print(f"      {len(examples)} examples, {hours:.2f} h of audio", flush=True)
+    print("[3/5] training", flush=True)
+    cfg = TrainConfig(epochs=opts.epochs, hidden=opts.hidden, bottleneck=opts.bottleneck,
+                      layers=opts.layers, threads=max(1, min(2, os.cpu_count() or 1)), seed=opts.seed)
+    net = train(examples, len(PHONES), cfg, FEAT_DIM)
+    print("[4/5] priors and export", flush=True)
+    priors = estimate_priors(net, examples, len(PHONES), limit=200 if opts.mini else 1500)
+    if opts.out.exists():
+        for sub in ("am", "conf", "graph"):
+            shutil.rmtree(opts.out / sub, ignore_errors=True)
+    write_model(net, priors, opts.out, unk_cost=opts.unk_cost)
+    info = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(opts).items()}
+    info["extra_manifests"] = [str(p) for p in opts.extra_manifests]
+    info.update(counts=counts, examples=len(examples), audio_hours=round(hours, 2),
+                build_minutes=round((time.time() - t0) / 60, 1), with_human=opts.human_dir is not None,
+                heldout_human=list(corpus.HELDOUT_HUMAN) if opts.holdout else [],
+                heldout_voices=list(corpus.HELDOUT_VOICES))
+    (opts.out / "build_info.json").write_text(json.dumps(info, indent=1) + "\n", encoding="utf-8")
+    print("[5/5] self-check", flush=True)
+    self_check(opts.out, strict=not opts.mini)
+    print(f"model written to {opts.out} in {(time.time() - t0) / 60:.1f} min", file=sys.stderr)
+    return opts.out
+
+
+def mini_options(out: Path, human_dir: Path | None) -> BuildOptions:
+    """The CI miniature: a few dozen utterances, one epoch, a tiny network."""
+    return BuildOptions(out=out, human_dir=human_dir, mini=True, human_copies=1, synth_count=60,
+                        noise_count=10, epochs=1, hidden=32, bottleneck=16, layers=1, workers=1)

@@ -1,0 +1,110 @@
+"""Training loop: length-bucketed batches, Adam with a cosine schedule, priors."""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from ivr.speech.train.data import Example
+from ivr.speech.train.nnet import Tdnn, sequence_nll, viterbi_counts
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    epochs: int = 8
+    lr: float = 2e-3
+    final_lr: float = 1e-4
+    batch_frames: int = 24000      # input frames per batch
+    hidden: int = 256
+    bottleneck: int = 80
+    layers: int = 4
+    threads: int = 2
+    seed: int = 1
+
+
+def _batches(examples: Sequence[Example], batch_frames: int, rng: random.Random) -> list[list[int]]:
+    order = sorted(range(len(examples)), key=lambda i: len(examples[i].feats))
+    batches, cur, cur_max = [], [], 0
+    for i in order:
+        n = len(examples[i].feats)
+        if cur and max(cur_max, n) * (len(cur) + 1) > batch_frames:
+            batches.append(cur)
+            cur, cur_max = [], 0
+        cur.append(i)
+        cur_max = max(cur_max, n)
+    if cur:
+        batches.append(cur)
+    rng.shuffle(batches)
+    return batches
+
+
+def _collate(examples: Sequence[Example], idx: list[int]):
+    exs = [examples[i] for i in idx]
+    t_max = max(len(e.feats) for e in exs)
+    s_max = max(len(e.labels) for e in exs)
+    feats = np.zeros((len(exs), t_max, exs[0].feats.shape[1]), np.float32)
+    labels = np.zeros((len(exs), s_max), np.int64)
+    skip = np.zeros((len(exs), s_max), bool)
+    for b, e in enumerate(exs):
+        feats[b, : len(e.feats)] = e.feats
+        feats[b, len(e.feats):] = e.feats[-1]           # repeat the last frame, like the decoder
+        labels[b, : len(e.labels)] = e.labels
+        skip[b, : len(e.labels)] = e.skippable
+    out_lens = torch.tensor([(len(e.feats) + 2) // 3 for e in exs])
+    label_lens = torch.tensor([len(e.labels) for e in exs])
+    return torch.from_numpy(feats), out_lens, torch.from_numpy(labels), torch.from_numpy(skip), label_lens
+
+
+def train(examples: Sequence[Example], num_pdfs: int, cfg: TrainConfig, feat_dim: int) -> Tdnn:
+    torch.manual_seed(cfg.seed)
+    torch.set_num_threads(cfg.threads)
+    rng = random.Random(cfg.seed)
+    net = Tdnn(feat_dim, num_pdfs, cfg.hidden, cfg.bottleneck, cfg.layers)
+    opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
+    steps = cfg.epochs * len(_batches(examples, cfg.batch_frames, rng))
+    step = 0
+    for epoch in range(cfg.epochs):
+        net.train()
+        batches = _batches(examples, cfg.batch_frames, rng)
+        total, frames = 0.0, 0
+        bar = tqdm(batches, desc=f"train epoch {epoch + 1}/{cfg.epochs}", unit="batch", leave=False)
+        for idx in bar:
+            lr = cfg.final_lr + 0.5 * (cfg.lr - cfg.final_lr) * (1 + math.cos(math.pi * step / max(1, steps)))
+            for group in opt.param_groups:
+                group["lr"] = lr
+            feats, out_lens, labels, skip, label_lens = _collate(examples, idx)
+            logp = net(feats)
+            loss = sequence_nll(logp, out_lens, labels, skip, label_lens)
+            weight = out_lens.float()
+            obj = (loss * weight).sum() / weight.sum()
+            opt.zero_grad()
+            obj.backward()
+            torch.nn.utils.clip_grad_norm_(net.parameters(), 5.0)
+            opt.step()
+            step += 1
+            total += float((loss * weight).sum())
+            frames += int(weight.sum())
+            bar.set_postfix(loss=f"{total / frames:.3f}")
+        print(f"epoch {epoch + 1}: loss per frame {total / max(frames, 1):.4f}", flush=True)
+    return net.eval()
+
+
+@torch.no_grad()
+def estimate_priors(net: Tdnn, examples: Sequence[Example], num_pdfs: int, limit: int = 1500) -> np.ndarray:
+    """State priors from the best alignments of (a sample of) the training data."""
+    counts = np.ones(num_pdfs)
+    rng = random.Random(0)
+    sample = rng.sample(range(len(examples)), min(limit, len(examples)))
+    net.eval()
+    for i in tqdm(sample, desc="priors", unit="utt", leave=False):
+        e = examples[i]
+        logp = net(torch.from_numpy(e.feats.astype(np.float32))[None])[0]
+        for pdf in viterbi_counts(logp, logp.shape[0], e.labels.tolist(), e.skippable.tolist()):
+            counts[pdf] += 1
+    return counts / counts.sum()

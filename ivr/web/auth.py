@@ -1,0 +1,127 @@
+"""Passwords, the first administrator, and login throttling.
+
+Passwords are hashed with argon2id (argon2-cffi); the store only ever sees the hash.
+Throttling is per user name and per client address, in memory (per process), with an
+injectable clock so tests can move time without sleeping.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import threading
+import time
+from collections import defaultdict, deque
+from dataclasses import dataclass
+from typing import Callable
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+from ivr.errors import StoreError
+
+log = logging.getLogger(__name__)
+
+FIRST_ADMIN = "admin"
+ADMIN_PASSWORD_ENV = "IVR_ADMIN_PASSWORD"
+MIN_PASSWORD = 8
+ROLES = ("operator", "admin")
+
+_hasher = PasswordHasher()
+# A real hash to verify against when the user does not exist, so an unknown name costs
+# the same time as a wrong password (no user enumeration by timing).
+_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+def hash_password(password: str) -> str:
+    check_password(password)
+    return _hasher.hash(password)
+
+
+def check_password(password: str) -> None:
+    """Raise ValueError (in Indonesian, shown to administrators) for an unusable password."""
+    if len(password) < MIN_PASSWORD:
+        raise ValueError(f"kata sandi minimal {MIN_PASSWORD} karakter")
+    if password.strip() != password:
+        raise ValueError("kata sandi tidak boleh diawali atau diakhiri spasi")
+
+
+def verify_password(password_hash: str | None, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+def ensure_first_admin(store, settings) -> str | None:
+    """Create the first administrator on a fresh install.
+
+    The password comes from ``IVR_ADMIN_PASSWORD`` when set; otherwise a random one is
+    generated and returned (the caller prints it once).  Returns None when an
+    administrator already exists or the password came from the environment.
+    """
+    if any(u.role == "admin" for u in store.list_users()):
+        return None
+    given = os.environ.get(ADMIN_PASSWORD_ENV, "")
+    password = given or secrets.token_urlsafe(12)
+    try:
+        store.create_user(FIRST_ADMIN, "admin", hash_password(password), by="setup")
+    except StoreError:
+        # another instance created it at the same moment, or the name is taken by an operator
+        if any(u.role == "admin" for u in store.list_users()):
+            return None
+        raise
+    log.info("created the first administrator %r", FIRST_ADMIN)
+    return None if given else password
+
+
+@dataclass(frozen=True)
+class ThrottlePolicy:
+    max_failures: int = 5          # failures allowed inside the window ...
+    window_s: float = 15 * 60      # ... before sign-in is refused until they age out
+
+
+class LoginThrottle:
+    """Counts failed sign-ins per user name and per client address.
+
+    Once either key has ``max_failures`` failures inside the window, sign-in for it is
+    refused (even with the right password) until the oldest failure leaves the window.
+    """
+
+    def __init__(self, policy: ThrottlePolicy = ThrottlePolicy(), clock: Callable[[], float] = time.monotonic):
+        self.policy = policy
+        self.clock = clock
+        self._failures: dict[str, deque[float]] = defaultdict(deque)
+        self._lock = threading.Lock()
+
+    def _keys(self, name: str, address: str) -> tuple[str, str]:
+        return "user:" + name.strip().lower(), "addr:" + address
+
+    def _prune(self, key: str, now: float) -> deque[float]:
+        q = self._failures[key]
+        while q and now - q[0] >= self.policy.window_s:
+            q.popleft()
+        return q
+
+    def retry_after(self, name: str, address: str) -> float:
+        """Seconds until sign-in may be tried again (0 when it may be tried now)."""
+        now = self.clock()
+        wait = 0.0
+        with self._lock:
+            for key in self._keys(name, address):
+                q = self._prune(key, now)
+                if len(q) >= self.policy.max_failures:
+                    wait = max(wait, q[-self.policy.max_failures] + self.policy.window_s - now)
+        return wait
+
+    def failed(self, name: str, address: str) -> None:
+        now = self.clock()
+        with self._lock:
+            for key in self._keys(name, address):
+                self._prune(key, now).append(now)
+
+    def succeeded(self, name: str, address: str) -> None:
+        # the user proved who they are; the address keeps its count (one address, many names)
+        with self._lock:
+            self._failures.pop(self._keys(name, address)[0], None)

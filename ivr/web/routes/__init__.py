@@ -1,0 +1,1 @@
+"""One module per resource; each exposes ``routers()`` (its page and ``/api`` routers)."""

@@ -1,0 +1,46 @@
+"""Fakes that implement the real ports with scripted behaviour (no mocks of internals)."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from ivr.errors import StoreError
+from ivr.ports import Hypothesis, Transcript
+
+
+class ScriptedRecognizer:
+    """Returns the scripted readings in order, one per recording decoded.
+
+    Each entry is a text or a (text, confidence, alternatives) tuple.  Records which
+    grammar each decode asked for, so tests can check the flow restricts speech.
+    """
+
+    def __init__(self, readings):
+        self._readings = list(readings)
+        self._lock = threading.Lock()
+        self.calls: list[tuple[Path, str]] = []
+
+    def recognize(self, wav_path: Path, grammar: str) -> Transcript:
+        with self._lock:
+            self.calls.append((Path(wav_path), grammar))
+            item = self._readings.pop(0) if self._readings else ""
+        if isinstance(item, tuple):
+            text, conf, alts = item
+        else:
+            text, conf, alts = item, 0.9 if item else 0.0, ()
+        hyps = (Hypothesis(text, conf),) + tuple(Hypothesis(t, c) for t, c in alts)
+        return Transcript(text, conf, hyps if text else (), duration_s=1.0, decode_s=0.01)
+
+
+class FailingLookupStore:
+    """Wraps a real store; lookups raise StoreError as if the database died mid-call."""
+
+    def __init__(self, store):
+        self._store = store
+
+    def lookup(self, nik: str):
+        raise StoreError("database connection lost")
+
+    def __getattr__(self, name):
+        return getattr(self._store, name)

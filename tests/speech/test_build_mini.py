@@ -1,0 +1,33 @@
+"""The miniature ``model build`` runs end to end and Vosk loads its output."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from ivr.speech import cli
+
+HUMAN = Path(__file__).resolve().parents[3] / "shared" / "data" / "indsp-digit-train"
+
+
+@pytest.mark.train
+@pytest.mark.slow
+def test_mini_build_produces_a_loadable_model(tmp_path, data_dir):
+    pytest.importorskip("torch")
+    pytest.importorskip("kaldi_native_fbank")
+    out = tmp_path / "model"
+    human = ["--human-dir", str(HUMAN)] if (HUMAN / "transcripts.tsv").is_file() else ["--no-human"]
+    assert cli.main(["model", "build", "--mini", "--out", str(out), *human]) == 0
+    for part in ("am/final.mdl", "conf/model.conf", "conf/mfcc.conf", "graph/HCLG.fst", "graph/words.txt"):
+        assert (out / part).is_file(), part
+    info = json.loads((out / "build_info.json").read_text())
+    assert info["mini"] is True
+    import vosk
+
+    vosk.SetLogLevel(-1)
+    model = vosk.Model(str(out))
+    rec = vosk.KaldiRecognizer(model, 8000.0)
+    rec.AcceptWaveform((data_dir / "digits_andy.wav").read_bytes()[44:])
+    assert "text" in json.loads(rec.FinalResult())

@@ -1,0 +1,199 @@
+"""The dialogue core on its own: events in, steps out, no I/O and no clock."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from ivr import nik as nikmod
+from ivr.dialogue.flow import Dialogue, FlowConfig, answer_items
+from ivr.dialogue.understand import Kind, keys_answer, speech_answer, words_to_digits
+from ivr.dialogue.vocab import (
+    Ask, CallStarted, End, FollowUp, HungUp, KeysEntered, Lookup, LookupDone, NikConfirmed, NoInput,
+    Play, SpeechHeard, Spoken, State, Transfer,
+)
+from ivr.ports import RecipientInfo
+
+AT = dt.datetime(2026, 11, 30, 9, 0)          # Monday morning
+NIK = "3172014508850001"
+
+
+def keys(k):
+    return KeysEntered(AT, k)
+
+
+def said(text, conf=0.9, alts=(), rec="r"):
+    return SpeechHeard(AT, text, conf, alts, rec)
+
+
+def run(dialogue, *events, at=AT, caller_known=True):
+    step = dialogue.start(CallStarted(at, caller_known))
+    for event in events:
+        step = dialogue.handle(step.state, step.context, event)
+    return step
+
+
+def prompts(step):
+    out = []
+    for action in step.actions:
+        if isinstance(action, (Play, Ask, End)):
+            out += [p for p in action.items if isinstance(p, str)]
+    return out
+
+
+@pytest.mark.parametrize("text,digits", [
+    ("tiga satu tujuh dua", "3172"),
+    ("nol nol nol satu", "0001"),
+    ("kosong kosong dua", "002"),
+    ("dua dua dua", "222"),
+    ("dobel satu", "11"),
+    ("[unk] lima", "5"),
+    ("ya", ""),
+])
+def test_words_to_digits_keeps_repeats(text, digits):
+    assert words_to_digits(text) == digits
+
+
+def test_answers_by_keys_and_by_words_mean_the_same():
+    assert keys_answer("1", "yesno").kind is speech_answer("betul", "yesno").kind is Kind.YES
+    assert keys_answer("2", "yesno").kind is speech_answer("tidak", "yesno").kind is Kind.NO
+    assert keys_answer("9", "menu").kind is speech_answer("ulangi", "menu").kind is Kind.REPEAT
+    assert keys_answer("2", "menu").kind is speech_answer("lapor", "menu").kind is Kind.REPORT
+    assert keys_answer("0", "menu").kind is speech_answer("petugas", "menu").kind is Kind.OPERATOR
+    assert speech_answer("ya tidak", "yesno").kind is Kind.NOTHING
+    assert keys_answer("3", "group").value == speech_answer("tiga", "group").value == "3"
+
+
+def test_call_opens_with_greeting_then_asks_for_the_nik_by_voice_or_keys():
+    step = run(Dialogue())
+    assert step.state is State.ASK_NIK
+    assert prompts(step) == ["greeting", "nik/ask"]
+    ask = step.actions[-1]
+    assert ask.grammar == "digits" and ask.max_digits == 16 and ask.speech and ask.immediate == "0"
+
+
+def test_keypad_only_when_speech_is_unavailable():
+    step = run(Dialogue(FlowConfig(speech=False)))
+    assert prompts(step) == ["greeting", "nik/ask_keys_only"]
+    assert step.actions[-1].speech is False
+
+
+def test_lone_zero_first_is_the_operator_but_later_zeros_are_digits():
+    step = run(Dialogue(), keys("0"))
+    assert any(isinstance(a, Transfer) for a in step.actions)
+    step = run(Dialogue(), keys("31720"), NoInput(AT))
+    assert step.context.digits == "31720"
+
+
+def test_too_many_digits_start_over():
+    step = run(Dialogue(), said("tiga satu tujuh dua " * 5))
+    assert "nik/too_long" in prompts(step)
+    assert step.context.digits == ""
+
+
+@pytest.mark.parametrize("nik,prompt", [
+    ("9972014508850001", "nik/bad_province"),
+    ("3100014508850001", "nik/bad_city"),
+    ("3172004508850001", "nik/bad_district"),
+    ("3172013508850001", "nik/bad_day"),
+    ("3172014513850001", "nik/bad_month"),
+    ("3172014508850000", "nik/bad_serial"),
+])
+def test_impossible_nik_is_explained(nik, prompt):
+    assert not nikmod.check(nik).ok
+    step = run(Dialogue(), keys(nik))
+    assert prompt in prompts(step) and "nik/check_card" in prompts(step)
+    assert step.state is State.ASK_NIK and step.context.digits == ""
+
+
+def test_three_rejected_niks_lead_to_the_fallback_not_a_loop():
+    bad = "3172014513850001"
+    step = run(Dialogue(), keys(bad), keys(bad), keys(bad))
+    assert step.state is State.FALLBACK
+    assert "fallback/offer" in prompts(step)
+
+
+def test_confirm_yes_looks_up_and_keeps_training_pairs():
+    step = run(Dialogue(), said("tiga satu tujuh dua nol satu empat lima", rec="a"),
+               said("nol delapan delapan lima nol nol nol satu", rec="b"), said("ya"))
+    assert step.state is State.LOOKUP
+    confirmed = next(a for a in step.actions if isinstance(a, NikConfirmed))
+    assert confirmed.training == (("a", NIK[:8]), ("b", NIK[8:]))
+    assert any(isinstance(a, Lookup) and a.nik == NIK for a in step.actions)
+
+
+def test_correcting_a_group_drops_training_pairs():
+    wrong = NIK[:12] + "0002"
+    step = run(Dialogue(), said(" ".join("nol satu dua tiga empat lima enam tujuh delapan sembilan".split()[int(d)]
+                                     for d in wrong)), said("tidak"), said("empat"), keys(NIK[12:]), said("ya"))
+    confirmed = next(a for a in step.actions if isinstance(a, NikConfirmed))
+    assert confirmed.nik == NIK and confirmed.training == ()
+
+
+def test_fix_all_starts_again():
+    step = run(Dialogue(), keys(NIK), keys("2"), keys("5"))
+    assert step.state is State.ASK_NIK and "nik/start_over" in prompts(step)
+
+
+def test_silence_at_confirm_asks_more_simply():
+    step = run(Dialogue(), keys(NIK), NoInput(AT))
+    assert "error/not_heard" in prompts(step) and "confirm/ask_simple" in prompts(step)
+
+
+def _scheduled():
+    return RecipientInfo(status="scheduled", collection_date=dt.date(2026, 12, 3), time_start=dt.time(8),
+                         time_end=dt.time(12), place="Kantor Kelurahan Cawang", address="Jl. Dewi Sartika 12",
+                         documents=())
+
+
+def test_answer_then_repeat_then_done():
+    d = Dialogue()
+    step = run(d, keys(NIK), keys("1"), LookupDone(AT, _scheduled()))
+    first = prompts(step)
+    assert first[0] == "status/scheduled" and first[-1] == "menu/after"
+    spoken = [p.text for p in step.actions[-1].items if isinstance(p, Spoken)]
+    assert spoken == ["Kantor Kelurahan Cawang", "Jl. Dewi Sartika 12"]
+    step = d.handle(step.state, step.context, keys("9"))
+    assert prompts(step) == first
+    step = d.handle(step.state, step.context, said("selesai"))
+    assert step.state is State.END and step.actions[-1] == End("answered", ("goodbye",))
+
+
+def test_not_found_leaves_a_follow_up():
+    step = run(Dialogue(), keys(NIK), keys("1"), LookupDone(AT, None))
+    assert FollowUp("not_found", "NIK not in the recipient list") in step.actions
+    assert "status/not_found" in prompts(step)
+
+
+@pytest.mark.parametrize("status,prompt", [("not_scheduled", "status/not_scheduled"),
+                                           ("in_review", "status/in_review"), ("rejected", "status/rejected")])
+def test_status_variants(status, prompt):
+    assert answer_items(RecipientInfo(status=status)) == (prompt,)
+
+
+def test_collected_says_when():
+    items = answer_items(RecipientInfo(status="collected", collected_on=dt.date(2026, 11, 20)))
+    assert items[0] == "status/collected" and "months/november" in items
+
+
+def test_custom_documents_are_spoken():
+    r = RecipientInfo(status="scheduled", collection_date=dt.date(2026, 12, 3),
+                      documents=("surat undangan", "buku tabungan"))
+    assert Spoken("surat undangan, buku tabungan.") in answer_items(r)
+
+
+def test_operator_outside_hours_offers_callback_and_unknown_caller_leaves_message():
+    sunday = dt.datetime(2026, 11, 29, 20, 0)
+    step = run(Dialogue(), KeysEntered(sunday, "0"), at=sunday)
+    assert step.state is State.CALLBACK_OFFER and "operator/closed" in prompts(step)
+    step = run(Dialogue(), KeysEntered(sunday, "0"), at=sunday, caller_known=False)
+    assert step.state is State.MESSAGE
+
+
+def test_hang_up_mid_report_keeps_a_complaint():
+    d = Dialogue()
+    step = run(d, keys(NIK), keys("1"), LookupDone(AT, _scheduled()), keys("2"))
+    assert step.state is State.REPORT
+    step = d.handle(step.state, step.context, HungUp(AT))
+    assert step.actions[0].reason == "complaint" and step.actions[-1] == End("answered")
