@@ -102,9 +102,11 @@ def load_recognizer(settings: Settings):
 _FROM_SETTINGS = object()
 
 
-def build_hotline(settings: Settings, *, clock=None, recognizer=_FROM_SETTINGS, store_wrapper=None) -> Hotline:
-    """Assemble a hotline.  Tests may pass their own recogniser, or wrap the call log
-    (``store_wrapper``) to inject faults."""
+def build_hotline(settings: Settings, *, clock=None, recognizer=_FROM_SETTINGS, store_wrapper=None,
+                  db_wrapper=None) -> Hotline:
+    """Assemble a hotline.  Tests may pass their own recogniser, or wrap the database
+    store (``db_wrapper``, under the journal) or the call log (``store_wrapper``) to
+    inject faults."""
     from ivr.store.journal import JournalingStore
     from ivr.store.sql import SqlStore
 
@@ -119,7 +121,8 @@ def build_hotline(settings: Settings, *, clock=None, recognizer=_FROM_SETTINGS, 
 
         count = load_demo(store)
         log.info("loaded %s DEMO recipients into the empty store (IVR_DEMO_DATA=false to skip)", count)
-    call_log = JournalingStore(store, settings.data_dir / "call-journal.jsonl")
+    call_log = JournalingStore(db_wrapper(store) if db_wrapper else store,
+                               settings.data_dir / "call-journal.jsonl", protector=store.protector)
     if store_wrapper is not None:
         call_log = store_wrapper(call_log)
     if recognizer is _FROM_SETTINGS:

@@ -91,7 +91,8 @@ class Line:
             timeout=60, save_wav=save_wav, transfer_status=transfer_status or DEFAULT_TRANSFER_STATUS)
 
 
-def run_line(settings: Settings, scenario, *, recognizer=None, clock_at=OFFICE_HOURS, store_wrapper=None):
+def run_line(settings: Settings, scenario, *, recognizer=None, clock_at=OFFICE_HOURS, store_wrapper=None,
+             db_wrapper=None):
     """Start a hotline on a free port, run ``await scenario(line)``, shut the server
     down (which waits for every call to finish writing its log); return the
     scenario's result and the line, whose store the test can then read."""
@@ -100,7 +101,7 @@ def run_line(settings: Settings, scenario, *, recognizer=None, clock_at=OFFICE_H
     from ivr.telephony.server import AgiServer
 
     hotline = build_hotline(settings, clock=lambda: clock_at, recognizer=recognizer,
-                            store_wrapper=store_wrapper)
+                            store_wrapper=store_wrapper, db_wrapper=db_wrapper)
 
     async def main():
         server = AgiServer(hotline.runner, "127.0.0.1", 0, config=ChannelConfig.from_settings(settings))

@@ -44,3 +44,24 @@ class FailingLookupStore:
 
     def __getattr__(self, name):
         return getattr(self._store, name)
+
+
+class DeadDatabase:
+    """Wraps the SQL store; while ``dead`` every method raises StoreError, as when the
+    database server is down.  Flip ``dead`` to bring it back."""
+
+    def __init__(self, store):
+        self._store = store
+        self.dead = True
+
+    def __getattr__(self, name):
+        target = getattr(self._store, name)
+        if not callable(target):
+            return target
+
+        def call(*args, **kwargs):
+            if self.dead:
+                raise StoreError("could not connect to the database")
+            return target(*args, **kwargs)
+
+        return call

@@ -12,7 +12,7 @@ import pytest
 from ivr.store.recipients import DEMO_NIKS
 from ivr.telephony.fake_asterisk import HangUp, Keys, Say, Silence
 from tests.conftest import CLOSED_HOURS, make_settings, run_line, voice_wav
-from tests.fakes import FailingLookupStore, ScriptedRecognizer
+from tests.fakes import DeadDatabase, FailingLookupStore, ScriptedRecognizer
 
 SCHEDULED = DEMO_NIKS["scheduled"]
 
@@ -285,6 +285,30 @@ def test_database_dies_mid_call_apology_and_follow_up_kept(settings):
     assert result.clean, result.problems
     assert call.outcome == "fault"
     assert [f.reason for f in call.follow_ups] == ["system_fault"]
+
+
+def test_database_down_for_the_whole_call_loses_nothing(settings):
+    dead = []
+
+    def wrapper(store):
+        dead.append(DeadDatabase(store))
+        return dead[0]
+
+    async def scenario(line):
+        return await line.call(Keys(SCHEDULED), Keys("1"))
+
+    result, line = run_line(settings, scenario, db_wrapper=wrapper)
+    assert result.prompts[-1] == "error/system", "the caller hears an apology, not silence"
+    assert line.hotline.store.count_calls() == 0
+    journal = line.hotline.call_log
+    assert journal.pending() > 0
+    assert SCHEDULED not in journal.path.read_text(), "the journal holds no plain NIK"
+    dead[0].dead = False
+    assert journal.replay() > 0 and journal.pending() == 0
+    call = only_call(line)
+    assert call.outcome == "fault" and call.ended is not None
+    assert [f.reason for f in call.follow_ups] == ["system_fault"]
+    assert "prompt" in _kinds(call)
 
 
 # A hang-up at every point a caller can leave: after each command that waits on them.

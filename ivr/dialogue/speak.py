@@ -73,7 +73,7 @@ def number_ids(n: int) -> list[str]:
 
 def digit_ids(digits: str) -> list[str]:
     """One ``digits/N`` prompt per digit, as Asterisk's SAY DIGITS would play them."""
-    if not digits.isascii() or not digits.isdigit():
+    if digits and not (digits.isascii() and digits.isdigit()):
         raise ValueError("digit_ids takes a string of digits 0-9 only")
     return [_digit(int(ch)) for ch in digits]
 

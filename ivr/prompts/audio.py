@@ -88,13 +88,41 @@ def inspect_wav(path: str | os.PathLike[str]) -> WavInfo:
 
 
 def resample(samples: np.ndarray, src_rate: int, dst_rate: int = RATE) -> np.ndarray:
-    """Polyphase resampling; scipy's FIR (Kaiser window) removes what would alias."""
-    if src_rate == dst_rate:
-        return samples
-    from scipy.signal import resample_poly  # imported lazily: only rendering needs scipy
+    """Band-limited resampling: what would alias above the new Nyquist is filtered out.
 
+    scipy's polyphase FIR when scipy is installed (it is not a base dependency of
+    the service, which renders dynamic texts at run time), else a numpy
+    windowed-sinc filter of similar quality.
+    """
+    if src_rate == dst_rate:
+        return samples.astype(np.float32)
+    try:
+        from scipy.signal import resample_poly
+    except ImportError:
+        return resample_sinc(samples, src_rate, dst_rate)
     ratio = Fraction(dst_rate, src_rate)
     return resample_poly(samples, ratio.numerator, ratio.denominator).astype(np.float32)
+
+
+def resample_sinc(samples: np.ndarray, src_rate: int, dst_rate: int, zero_crossings: int = 24) -> np.ndarray:
+    """Windowed-sinc (Blackman) resampler in numpy, evaluated in blocks to bound memory."""
+    ratio = dst_rate / src_rate
+    scale = min(1.0, ratio)  # when downsampling, widen the kernel and lower the cutoff
+    cutoff = 0.5 * scale * 0.92  # cycles per input sample, a little below the new Nyquist
+    half = int(np.ceil(zero_crossings / scale))
+    x = np.concatenate([np.zeros(half), samples.astype(np.float64), np.zeros(half + 1)])
+    n_out = int(np.floor(len(samples) * ratio))
+    out = np.empty(n_out, dtype=np.float32)
+    taps = np.arange(-half + 1, half + 1)
+    for start in range(0, n_out, 4096):
+        t = np.arange(start, min(n_out, start + 4096)) / ratio  # positions in input samples
+        base = np.floor(t).astype(np.int64)
+        idx = base[:, None] + taps[None, :]
+        d = t[:, None] - idx
+        window = 0.42 + 0.5 * np.cos(np.pi * d / half) + 0.08 * np.cos(2 * np.pi * d / half)
+        kernel = 2 * cutoff * np.sinc(2 * cutoff * d) * np.where(np.abs(d) <= half, window, 0.0)
+        out[start : start + len(t)] = np.sum(x[idx + half] * kernel, axis=1)
+    return out
 
 
 def _frame_levels(samples: np.ndarray, rate: int, frame_s: float = 0.01) -> np.ndarray:
@@ -107,18 +135,30 @@ def _frame_levels(samples: np.ndarray, rate: int, frame_s: float = 0.01) -> np.n
 
 
 def trim(samples: np.ndarray, rate: int) -> np.ndarray:
-    """Cut leading and trailing silence, keeping LEAD_S / TAIL_S of it."""
+    """Cut leading and trailing silence to exactly LEAD_S / TAIL_S.
+
+    espeak often starts speaking at the very first sample; the lead is padded back
+    so a prompt never starts mid-sound (a click, and Asterisk may clip the start).
+    """
     levels = _frame_levels(samples, rate)
     if levels.size == 0 or levels.max() <= 0:
         return samples
     gate = levels.max() * 10 ** (TRIM_GATE_DB / 20)
     loud = np.nonzero(levels > gate)[0]
-    if loud.size == 0:
-        return samples
     n = len(samples) // len(levels)
-    start = max(0, loud[0] * n - int(LEAD_S * rate))
-    end = min(len(samples), (loud[-1] + 1) * n + int(TAIL_S * rate))
-    return samples[start:end]
+    # The first/last sample above a fixed floor inside the loud frames' span: frame
+    # boundaries alone would keep up to 10 ms of extra silence.
+    start, end = loud[0] * n, min(len(samples), (loud[-1] + 1) * n)
+    floor = gate / 4
+    above = np.nonzero(np.abs(samples[start:end]) > floor)[0]
+    if above.size:
+        start, end = start + above[0], start + above[-1] + 1
+    lead, tail = int(LEAD_S * rate), int(TAIL_S * rate)
+    head = samples[max(0, start - lead) : start]
+    rear = samples[end : end + tail]
+    return np.concatenate(
+        [np.zeros(lead - len(head), dtype=np.float32), head, samples[start:end], rear, np.zeros(tail - len(rear), dtype=np.float32)]
+    ).astype(np.float32)
 
 
 def normalise(samples: np.ndarray, rate: int) -> np.ndarray:

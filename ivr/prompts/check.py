@@ -13,12 +13,10 @@ from typing import Iterable
 
 from ivr.prompts import audio
 from ivr.prompts.catalog import Catalog, is_silence
-from ivr.prompts.render import RenderError, expected_hash, manifest_hashes, wav_path
+from ivr.prompts.render import RenderError, duration_problem, expected_hash, manifest_hashes, wav_path
 
 MAX_CLIPPED_FRACTION = 0.001  # a few clipped samples are inaudible; more means distortion
 MIN_PEAK_DBFS = -30.0  # quieter than this, a spoken prompt is effectively silent
-MIN_SECONDS_PER_CHAR = 0.03  # espeak at 130 wpm needs ~0.07 s per character
-MAX_SECONDS_PER_CHAR = 0.2
 
 
 def check(catalog: Catalog, audio_dir: str | os.PathLike[str], required_ids: Iterable[str]) -> list[str]:
@@ -64,11 +62,7 @@ def _content_problems(prompt_id: str, text: str, info: audio.WavInfo) -> list[st
         out.append(f"nearly silent (peak {info.peak_dbfs:.1f} dBFS)")
     if info.clipped_fraction > MAX_CLIPPED_FRACTION:
         out.append(f"clipped ({info.clipped_fraction:.2%} of samples at full scale)")
-    # Single words are short whatever their length; judge duration on sentences only.
-    if len(text) >= 20:
-        per_char = info.duration_s / len(text)
-        if not MIN_SECONDS_PER_CHAR <= per_char <= MAX_SECONDS_PER_CHAR:
-            out.append(f"{info.duration_s:.1f} s is implausible for {len(text)} characters of text")
-    elif not 0.15 <= info.duration_s <= 4.0:
-        out.append(f"{info.duration_s:.2f} s is implausible for a word")
+    odd = duration_problem(text, info.duration_s)
+    if odd:
+        out.append(odd)
     return out

@@ -66,7 +66,8 @@ def cmd_build(args: argparse.Namespace) -> int:
     if report.orphans:
         print(f"{len(report.orphans)} file(s) no longer in the catalog (kept): {', '.join(report.orphans)}")
     catalog = load_catalog(catalog_path)
-    ids = set(args.only) & set(catalog.ids()) if args.only else required_ids(catalog.ids())
+    # Check what this build was asked to produce; `prompts check` covers the call flow's list.
+    ids = set(args.only) & set(catalog.ids()) if args.only else set(catalog.ids())
     problems = check(catalog, audio_dir, ids)
     if problems:
         _print_problems(problems)

@@ -40,8 +40,11 @@ log = logging.getLogger(__name__)
 MANIFEST = "manifest.json"
 DYN_PREFIX = "dyn/"
 # Bump when the audio shaping changes, so `build` re-renders everything once.
-PIPELINE_VERSION = 1
+PIPELINE_VERSION = 2
 WORKER_COMMAND: tuple[str, ...] = (sys.executable, "-m", "ivr.prompts.render_worker")
+MIN_SECONDS_PER_CHAR = 0.045
+MAX_SECONDS_PER_CHAR = 0.3  # numbers in addresses are long to say
+STALL_S = 45.0  # a child silent this long is stuck (one prompt takes well under a second)
 SILENCE_SECONDS = {"short": 0.4}  # plus silence/<N> = N seconds
 
 
@@ -103,6 +106,20 @@ def silence_seconds(prompt_id: str) -> float:
     raise RenderError(f"{prompt_id}: unknown silence; use silence/short or silence/<seconds>")
 
 
+def duration_problem(text: str, seconds: float) -> str | None:
+    """Why ``seconds`` of audio cannot be ``text`` spoken at our slow rate, or None.
+
+    The espeak driver has been seen to hand back a cut-off utterance now and then
+    without any error; this is how the build notices (and retries) it.
+    """
+    if len(text) >= 20:  # sentences: at 130 wpm espeak takes 0.08-0.11 s per character
+        if not MIN_SECONDS_PER_CHAR <= seconds / len(text) <= MAX_SECONDS_PER_CHAR:
+            return f"{seconds:.1f} s is implausible for {len(text)} characters of text"
+    elif not 0.15 <= seconds <= 6.0:  # single words and short names
+        return f"{seconds:.2f} s is implausible for a word"
+    return None
+
+
 # --- the child process -----------------------------------------------------------------
 
 
@@ -116,7 +133,6 @@ def _run_worker(jobs: Sequence[_Job], voice: VoiceSettings, raw_dir: Path, on_do
     }
     by_key = {j.key: (j, raw_dir / f"{i}.wav") for i, j in enumerate(jobs)}
     reported: set[str] = set()
-    timeout = 30.0 + 15.0 * len(jobs)
     err_path = raw_dir / "worker.stderr"
     with open(err_path, "w+", encoding="utf-8", errors="replace") as err_file:
         try:
@@ -132,10 +148,21 @@ def _run_worker(jobs: Sequence[_Job], voice: VoiceSettings, raw_dir: Path, on_do
             for job in jobs:
                 on_done(job, f"cannot start the TTS worker: {exc}")
             return
-        # espeak can hang inside pyttsx3's loop; the watchdog kills our child so the
-        # read below ends and the unreported jobs count as failed.
-        watchdog = threading.Timer(timeout, proc.kill)
-        watchdog.daemon = True
+        # espeak can hang inside pyttsx3's loop, where the child cannot time itself
+        # out; the watchdog kills a child that reports nothing for STALL_S, so the
+        # read below ends and the unreported jobs count as failed (and are retried).
+        progress = threading.Event()
+        stop = threading.Event()
+
+        def watch() -> None:
+            while not stop.is_set():
+                if not progress.wait(STALL_S):
+                    if not stop.is_set():
+                        proc.kill()
+                    return
+                progress.clear()
+
+        watchdog = threading.Thread(target=watch, name="tts-watchdog", daemon=True)
         watchdog.start()
         try:
             assert proc.stdin is not None and proc.stdout is not None
@@ -152,12 +179,14 @@ def _run_worker(jobs: Sequence[_Job], voice: VoiceSettings, raw_dir: Path, on_do
                 key = record.get("key") if isinstance(record, dict) else None
                 if key not in by_key or key in reported:
                     continue
+                progress.set()
                 reported.add(key)
                 job, raw = by_key[key]
                 on_done(job, _finish(job, raw, record))
             proc.wait()
         finally:
-            watchdog.cancel()
+            stop.set()
+            progress.set()
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
@@ -166,7 +195,7 @@ def _run_worker(jobs: Sequence[_Job], voice: VoiceSettings, raw_dir: Path, on_do
         stderr = err_file.read().strip()
     why = f"TTS worker exited with status {proc.returncode} without a result"
     if proc.returncode is not None and proc.returncode < 0:
-        why = f"TTS worker killed (signal {-proc.returncode}; time limit {timeout:.0f} s)"
+        why = f"TTS worker killed (signal {-proc.returncode}; stalled over {STALL_S:.0f} s?)"
     tail = [ln for ln in stderr.splitlines() if not ln.startswith("Audio saved to")]
     if tail:
         why += ": " + tail[-1][:300]
@@ -188,6 +217,9 @@ def _finish(job: _Job, raw: Path, record: dict) -> str | None:
     if samples.size == 0 or float(abs(samples).max()) < 1e-3:
         return "worker wrote silence"
     shaped = audio.shape_for_asterisk(samples, rate)
+    odd = duration_problem(job.text, len(shaped) / audio.RATE)
+    if odd:
+        return f"cut-off speech? {odd}"
     audio.write_wav_atomic(job.target, shaped)
     info = audio.inspect_wav(job.target)
     problem = info.format_problem()

@@ -27,7 +27,7 @@ import threading
 import time
 from typing import Any, TextIO
 
-JOB_TIMEOUT_S = 60.0  # espeak renders ~20x faster than real time; this only catches hangs
+JOB_TIMEOUT_S = 30.0  # espeak renders ~20x faster than real time; this only catches hangs
 
 
 def _emit(out: TextIO, record: dict[str, Any]) -> None:
@@ -47,19 +47,27 @@ def _setup(engine: Any, espeak: Any, batch: dict[str, Any]) -> str | None:
     In asynchronous mode espeak counts queued parameter changes as "playing", and
     pyttsx3's runAndWait cancels anything playing when its loop ends -- which then
     cancels the *next* utterance too (the driver's ``_stopping`` flag lingers).  So
-    settings are flushed by an empty run, espeak is let go idle, and the flag reset.
+    settings are flushed by one empty run (only the first run of an engine returns
+    without speech; a later empty run would loop forever), espeak is let go idle,
+    and the flag reset.
     """
     voice, rate, volume = str(batch.get("voice", "id")), int(batch.get("rate", 130)), float(batch.get("volume", 1.0))
+    engine.setProperty("voice", voice)
+    engine.runAndWait()  # the engine starts "busy": this flushes the queued voice change
+    _wait_idle(espeak)
+    # Loading a voice resets the rate to the voice's default, and that can land after
+    # a rate queued behind it, so the rate is set (and checked) once the voice is in.
     for _attempt in range(3):
-        engine.setProperty("voice", voice)
-        engine.setProperty("rate", rate)
+        engine.setProperty("rate", rate)  # not busy now: applied at once
         engine.setProperty("volume", volume)
-        engine.runAndWait()
         _wait_idle(espeak)
-        engine.proxy._driver._stopping = False
-        if engine.getProperty("rate") == rate and engine.getProperty("voice") not in (None, "", "gmw/en"):
-            return None
-    return f"espeak did not take voice {voice!r} at {rate} wpm (has {engine.getProperty('voice')!r} at {engine.getProperty('rate')})"
+        if engine.getProperty("rate") == rate:
+            break
+    engine.proxy._driver._stopping = False
+    got_voice, got_rate = engine.getProperty("voice"), engine.getProperty("rate")
+    if got_rate != rate or not got_voice or got_voice == "gmw/en":
+        return f"espeak did not take voice {voice!r} at {rate} wpm (has {got_voice!r} at {got_rate})"
+    return None
 
 
 def _run(batch: dict[str, Any], out: TextIO) -> int:

@@ -154,9 +154,9 @@ def register(subparsers) -> None:
     b.add_argument("--no-holdout", dest="holdout", action="store_false",
                    help="train on every human speaker (figures must then come from a held-out build)")
     b.add_argument("--mini", action="store_true", help="miniature build for CI (minutes)")
-    b.add_argument("--epochs", type=int, default=8)
-    b.add_argument("--copies", type=int, default=6, help="augmented copies per human utterance")
-    b.add_argument("--synth", type=int, default=3000, help="synthetic utterances")
+    b.add_argument("--epochs", type=int, default=5)
+    b.add_argument("--copies", type=int, default=4, help="augmented copies per human utterance")
+    b.add_argument("--synth", type=int, default=2400, help="synthetic utterances")
     b.add_argument("--workers", type=int, default=2)
     b.add_argument("--seed", type=int, default=1)
     b.set_defaults(func=cmd_build, argv=None)

@@ -146,7 +146,7 @@ def _cmd_calls_show(args: argparse.Namespace) -> int:
     call_id = args.id
     detail = store.get_call(call_id)
     if detail is None and len(call_id) < 36:       # accept the 8-character prefix the list shows
-        matches = [c.id for c in store.list_calls(limit=1000) if c.id.startswith(call_id)]
+        matches = store.find_call_ids(call_id)
         detail = store.get_call(matches[0]) if len(matches) == 1 else None
     if detail is None:
         print(f"error: no call {call_id}", file=sys.stderr)

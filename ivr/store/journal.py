@@ -143,6 +143,8 @@ class JournalingStore:
         """
         with self._lock:
             entries = self._read()
+            if not entries:
+                return 0
             done: list[str] = []
             remaining: list[dict] = []
             for i, entry in enumerate(entries):
@@ -159,7 +161,11 @@ class JournalingStore:
                 except (DecryptError, KeyError, ValueError, TypeError) as exc:
                     log.error("call journal: unreadable entry %s (%s); moved aside", entry.get("op"), exc)
                     self._dead(entry)
-            self._rewrite(remaining)
+            try:
+                self._rewrite(remaining)
+            except OSError as exc:
+                # applied entries stay in the file; replaying them again later is harmless
+                raise StoreError(f"call journal {self.path} could not be rewritten: {exc}") from None
             self._pending_calls = {e.get("call", "") for e in remaining}
         forget = getattr(self.store, "forget_ops", None)
         if done and forget is not None:
@@ -214,4 +220,5 @@ class JournalingStore:
 
 
 def default_journal_path(settings) -> Path:
-    return settings.data_dir / "journal" / "calls.jsonl"
+    """Where the service keeps its call journal (``ivr.app`` uses the same file)."""
+    return settings.data_dir / "call-journal.jsonl"

@@ -18,6 +18,7 @@ from ivr.store.models import RECIPIENT_STATUSES
 
 REQUIRED = ("nik", "name", "status", "collection_date", "collection_time", "place", "address")
 OPTIONAL = ("phone", "phase", "documents", "collected_on")
+_COLUMNS = REQUIRED + OPTIONAL
 MAX_KEPT_PROBLEMS = 1000
 
 _SCIENTIFIC = re.compile(r"^\d+(?:[.,]\d+)?[eE][+-]?\d+$")
@@ -224,8 +225,8 @@ def _date(text: str, column: str, line: int, problems: Problems) -> dt.date | No
 def clean_row(line: int, rec: dict[str, str], seen: set[int], problems: Problems) -> CleanRow | None:
     """Check one row; record each problem; return the row only when it is entirely good."""
     before = problems.count
-    rec = {k: (v or "").strip() for k, v in rec.items()}
-    get = rec.get
+    rec = {c: (rec.get(c) or "").strip() for c in _COLUMNS}
+    get = rec.__getitem__
     nik, why = check_nik(get("nik"))
     if why:
         problems.add(line, why)
@@ -277,9 +278,9 @@ def clean_row(line: int, rec: dict[str, str], seen: set[int], problems: Problems
         phone = compact
 
     for col, limit in _LIMITS.items():
-        if len(get(col, "")) > limit:
+        if len(get(col)) > limit:
             problems.add(line, f"{col} is longer than {limit} characters")
-    documents = ";".join(d.strip() for d in get("documents", "").split(";") if d.strip())
+    documents = ";".join(d.strip() for d in get("documents").split(";") if d.strip())
     if len(documents) > 2000:
         problems.add(line, "documents is longer than 2000 characters")
 

@@ -268,6 +268,13 @@ class SqlStore(OperatorQueries):
         return out
 
     @guarded
+    def find_call_ids(self, prefix: str, limit: int = 2) -> list[str]:
+        """Call ids starting with ``prefix`` (the CLI shows the first 8 characters)."""
+        safe = prefix.replace("%", "").replace("_", "")
+        with self.engine.connect() as conn:
+            return list(conn.execute(select(Call.id).where(Call.id.like(safe + "%")).limit(limit)).scalars())
+
+    @guarded
     def get_call(self, call_id: str, *, reveal_by: str | None = None) -> CallDetail | None:
         """One call with its steps, recordings and follow-ups.  ``reveal_by`` (a user name)
         decrypts caller number, NIK, keys and transcripts and writes an audit entry."""

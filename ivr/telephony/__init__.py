@@ -2,5 +2,7 @@
 
 ``agi`` is the wire codec (pure), ``channel`` implements :class:`ivr.ports.Channel`
 over one FastAGI connection, ``server`` accepts Asterisk's connections, and
-``fake_asterisk`` places scripted calls for tests and for ``ivr call``.
+``fake_asterisk`` places scripted calls for tests and for ``ivr call`` (``audio``
+holds its WAV helpers), and ``ami`` is an asyncio Asterisk Manager client
+(callbacks via Originate, events, keepalive and reconnect).
 """

@@ -294,7 +294,8 @@ def _check_text(value: str, what: str) -> str:
     return value
 
 
-def _check_file(name: str) -> str:
+def check_file_name(name: str) -> str:
+    """A sound or recording name safe to put on an AGI command line."""
     if not _FILE.match(name) or ".." in name.split("/"):
         raise ValueError(f"bad file name for AGI: {_clip(name)!r}")
     return name
@@ -325,11 +326,11 @@ def format_channel_status() -> str:
 
 
 def format_stream_file(file: str, escape_digits: str = "") -> str:
-    return f'STREAM FILE {_check_file(file)} "{_check_digits(escape_digits)}"'
+    return f'STREAM FILE {check_file_name(file)} "{_check_digits(escape_digits)}"'
 
 
 def format_get_data(file: str, timeout_ms: int, max_digits: int) -> str:
-    return (f"GET DATA {_check_file(file)} {_check_int(timeout_ms, 'timeout', 0)} "
+    return (f"GET DATA {check_file_name(file)} {_check_int(timeout_ms, 'timeout', 0)} "
             f"{_check_int(max_digits, 'max digits', 1)}")
 
 
@@ -339,7 +340,7 @@ def format_record_file(file: str, fmt: str, escape_digits: str, max_ms: int, *,
         raise ValueError(f"bad recording format: {fmt!r}")
     if max_ms != -1:
         _check_int(max_ms, "max record time", 1)
-    parts = [f'RECORD FILE {_check_file(file)} {fmt} "{_check_digits(escape_digits)}" {max_ms}']
+    parts = [f'RECORD FILE {check_file_name(file)} {fmt} "{_check_digits(escape_digits)}" {max_ms}']
     if beep:
         parts.append("BEEP")
     if silence_s:

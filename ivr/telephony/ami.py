@@ -26,9 +26,12 @@ import itertools
 import logging
 from collections import deque
 from dataclasses import dataclass
-from typing import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Callable, Iterable, Mapping
 
 from ivr.errors import IvrError
+
+if TYPE_CHECKING:
+    from ivr.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -141,6 +144,14 @@ class AmiClient:
         self._last_read = 0.0
         self.connections = 0
         self.last_error = ""
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> AmiClient:
+        from ivr.errors import ConfigError
+
+        if not settings.ami_user or not settings.ami_secret:
+            raise ConfigError("IVR_AMI_USER and IVR_AMI_SECRET must be set to use the Asterisk manager")
+        return cls(settings.ami_host, settings.ami_port, settings.ami_user, settings.ami_secret)
 
     # --- lifecycle ---------------------------------------------------------------------
 

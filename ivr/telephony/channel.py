@@ -19,11 +19,14 @@ import asyncio
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from ivr.errors import CallerHungUp, ChannelError
 from ivr.ports import CallInfo, KeysResult, PlayResult, RecordResult
 from ivr.telephony import agi
+
+if TYPE_CHECKING:
+    from ivr.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +55,7 @@ class ChannelConfig:
     hangup_grace_s: float = 5.0         # after a HANGUP line, how long the pending reply may take
 
     @classmethod
-    def from_settings(cls, settings) -> "ChannelConfig":
+    def from_settings(cls, settings: Settings) -> ChannelConfig:
         return cls(sounds_prefix=settings.asterisk_sounds.rstrip("/"),
                    asterisk_spool=settings.asterisk_spool_dir.rstrip("/"),
                    spool_dir=settings.spool)
@@ -135,7 +138,7 @@ class AgiChannel:
                      stop_keys: str) -> RecordResult:
         local = self._spool_path(name)
         # Asterisk does not create folders; the spool is shared, so make it here.
-        local.parent.mkdir(parents=True, exist_ok=True)
+        await asyncio.to_thread(local.parent.mkdir, parents=True, exist_ok=True)
         command = agi.format_record_file(f"{self.config.asterisk_spool}/{name}", RECORD_FORMAT,
                                          stop_keys, max_ms, silence_s=silence_s)
         budget = self.config.slack_s + max(max_ms, 0) / 1000
@@ -153,7 +156,7 @@ class AgiChannel:
         elif reply.data == "randomerror":
             raise ChannelError("RECORD FILE failed (randomerror)")
         duration = max(reply.endpos or 0, 0) // SAMPLES_PER_MS
-        path = local if local.exists() else None
+        path = local if await asyncio.to_thread(local.exists) else None
         return RecordResult(path=path, key=key, duration_ms=duration)
 
     async def transfer(self, app: str, args: str) -> str:
@@ -203,7 +206,7 @@ class AgiChannel:
         return f"{self.config.sounds_prefix}/{prompt_id}"
 
     def _spool_path(self, name: str) -> Path:
-        agi._check_file(name)
+        agi.check_file_name(name)
         if name.startswith("/"):
             raise ValueError("recording name must be relative to the spool")
         return self.config.spool_dir / f"{name}.{RECORD_FORMAT}"

@@ -21,11 +21,14 @@ def register(subparsers) -> None:
     p = subparsers.add_parser(
         "call", help="place a test call into a running `ivr serve` (fake Asterisk)",
         description="Place one call through the fake Asterisk and print the conversation. "
-                    "Caller turns are taken in order: each --keys/--say/--silence adds one "
-                    "turn (repeat --keys for successive answers), or use --scenario.")
+                    "Caller turns are taken in order: each --keys/--barge/--say/--silence/--hangup "
+                    "adds one turn (repeat --keys for successive answers), or use --scenario.")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=None, help="default: IVR_AGI_PORT")
-    p.add_argument("--keys", action=_TurnAction, metavar="DIGITS", help="keys for the next question")
+    p.add_argument("--keys", action=_TurnAction, metavar="DIGITS",
+                   help="keys pressed when the line next listens (after the prompts)")
+    p.add_argument("--barge", action=_TurnAction, metavar="DIGITS",
+                   help="keys pressed during the next prompt that accepts them (barge-in)")
     p.add_argument("--say", action=_TurnAction, metavar="WAV", help="speech for the next recording")
     p.add_argument("--silence", action=_TurnAction, nargs=0, help="stay silent at the next question")
     p.add_argument("--hangup", action=_TurnAction, nargs=0, help="hang up at the next command")
@@ -41,10 +44,10 @@ class _TurnAction(argparse.Action):
 
     def __call__(self, parser, namespace, values, option_string=None):
         turns = list(getattr(namespace, "turns", None) or [])
-        if self.dest == "keys":
+        if self.dest in ("keys", "barge"):
             if not values or any(c not in "0123456789*#" for c in values):
-                parser.error(f"--keys takes keypad digits (0-9 * #), got {values!r}")
-            turns.append(fake.Keys(values))
+                parser.error(f"--{self.dest} takes keypad digits (0-9 * #), got {values!r}")
+            turns.append(fake.Keys(values, barge_in=self.dest == "barge"))
         elif self.dest == "say":
             turns.append(fake.Say(Path(values)))
         elif self.dest == "silence":

@@ -4,11 +4,12 @@ Asterisk is the TCP *client* of FastAGI: it connects, sends the ``agi_*`` block 
 then answers each command line.  This fake does the same, and plays the caller
 from a script of turns:
 
-* ``Keys("3172...")`` -- keys queued for the next command that takes keys
-  (STREAM FILE with the key among its stop digits takes one; GET DATA takes up to
-  its maximum, ``#`` ends it; RECORD FILE stopped by the key takes one and answers
-  ``(dtmf)``; WAIT FOR DIGIT takes one).  Keys the command does not accept stay
-  queued for a later question (a real caller would press them then);
+* ``Keys("3172...")`` -- keys the caller presses when the service next listens:
+  GET DATA takes up to its maximum (``#`` ends it), RECORD FILE stopped by the key
+  takes one and answers ``(dtmf)``, WAIT FOR DIGIT takes one; prompts play fully.
+  ``Keys("1", barge_in=True)`` presses during a prompt instead: STREAM FILE with the
+  key among its stop digits takes one and stops early.  Keys the command does not
+  accept stay queued for a later question;
 * ``Say(wav)`` -- spoken at the next RECORD FILE (converted to 8 kHz mono 16-bit and
   written where Asterisk would write it); GET DATA / WAIT FOR DIGIT hear nothing
   and time out;
@@ -31,7 +32,7 @@ import time
 import tomllib
 import zlib
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Mapping, Union
 
@@ -44,9 +45,18 @@ log = logging.getLogger(__name__)
 
 # --- the script ---------------------------------------------------------------------------
 
+# A scripted caller waits for the question to finish unless told to barge in: that
+# is how scenarios read ("press 1 to confirm" after the read-back, not during it).
+BARGE_IN_DEFAULT = False
+
 @dataclass(frozen=True)
 class Keys:
+    """Keys the caller presses.  ``barge_in``: pressed while a prompt that accepts
+    them is still playing (STREAM FILE stops early); otherwise the caller waits for
+    the service to listen (GET DATA, RECORD FILE, WAIT FOR DIGIT)."""
+
     digits: str
+    barge_in: bool = BARGE_IN_DEFAULT
 
 
 @dataclass(frozen=True)
@@ -72,8 +82,9 @@ Turn = Union[Keys, Say, Silence, HangUp]
 
 def load_scenario(path: Path) -> list[Turn]:
     """Turns from a JSON or TOML file: a list (or ``turns = [...]``) of tables such
-    as ``{keys = "3172..."}``, ``{say = "nik.wav"}``, ``{silence = true}``,
-    ``{hangup = true}``.  Relative ``say`` paths are relative to the file."""
+    as ``{keys = "3172..."}``, ``{keys = "1", barge_in = true}``, ``{say = "nik.wav"}``,
+    ``{silence = true}``, ``{hangup = true}``.  Relative ``say`` paths are relative
+    to the file."""
     text = path.read_text(encoding="utf-8")
     data = tomllib.loads(text) if path.suffix.lower() == ".toml" else json.loads(text)
     items = data.get("turns") if isinstance(data, dict) else data
@@ -83,13 +94,13 @@ def load_scenario(path: Path) -> list[Turn]:
 
 
 def _turn(item: object, base: Path, n: int) -> Turn:
-    if isinstance(item, dict) and len(item) == 1:
+    if isinstance(item, dict) and "keys" in item and set(item) <= {"keys", "barge_in"}:
+        digits, barge_in = str(item["keys"]), item.get("barge_in", BARGE_IN_DEFAULT)
+        if digits and all(c in agi.DTMF_KEYS for c in digits) and isinstance(barge_in, bool):
+            return Keys(digits, barge_in)
+    elif isinstance(item, dict) and len(item) == 1:
         (kind, value), = item.items()
-        if kind == "keys" and isinstance(value, (str, int)):
-            digits = str(value)
-            if digits and all(c in agi.DTMF_KEYS for c in digits):
-                return Keys(digits)
-        elif kind == "say" and isinstance(value, str):
+        if kind == "say" and isinstance(value, str):
             p = Path(value)
             return Say(p if p.is_absolute() else base / p)
         elif kind == "silence":
@@ -455,7 +466,7 @@ class _Call:
 
     def _take_key(self, stop_digits: str) -> str | None:
         head = self.turns[0] if self.turns else None
-        if isinstance(head, Keys) and head.digits[0] in stop_digits:
+        if isinstance(head, Keys) and head.barge_in and head.digits[0] in stop_digits:
             key = head.digits[0]
             self._shift_keys(1)
             return key
@@ -466,7 +477,7 @@ class _Call:
         assert isinstance(head, Keys)
         self.keys.append(head.digits[:n])
         if head.digits[n:]:
-            self.turns.appendleft(Keys(head.digits[n:]))
+            self.turns.appendleft(Keys(head.digits[n:], head.barge_in))
 
     def _consume_quiet_turn(self, head: Turn | None, wait_ms: int) -> None:
         """A key-only question meets silence or speech: it times out, the turn is used."""
@@ -528,10 +539,11 @@ async def run_call(host: str, port: int, script: Iterable[Turn], *,
                    sounds_prefix: str, audio_dir: Path, asterisk_spool: str, spool_dir: Path,
                    timeout: float = 30.0, save_wav: Path | None = None,
                    transfer_status: Mapping[str, str] = DEFAULT_TRANSFER_STATUS,
+                   agi_args: Iterable[str] = (),
                    env: list[tuple[str, str]] | None = None) -> FakeCallResult:
     """Place one call into the FastAGI server at ``host:port`` and play ``script``.
 
-    ``env`` replaces the header block (to test malformed ones)."""
+    ``agi_args`` become ``agi_arg_1``...; ``env`` replaces the whole header block."""
     uniqueid = uniqueid or f"{int(time.time())}.{next(_ids)}"
     call = _Call(script, sounds_prefix=sounds_prefix, audio_dir=Path(audio_dir),
                  asterisk_spool=asterisk_spool, spool_dir=Path(spool_dir),
@@ -540,7 +552,7 @@ async def run_call(host: str, port: int, script: Iterable[Turn], *,
     try:
         async with asyncio.timeout(timeout):
             header = env if env is not None else agi_environment(
-                host, port, caller=caller, uniqueid=uniqueid)
+                host, port, caller=caller, uniqueid=uniqueid, extra_args=agi_args)
             writer.write(agi.format_env(header))
             await writer.drain()
             await _converse(call, reader, writer)

@@ -130,9 +130,10 @@ def create_app(settings: Settings, store=None, *, clock: Callable[[], float] = t
                   redoc_url=None)
     app.state.web = web
 
-    from ivr.web.routes import audit, calls, follow_ups, health, media, overview, prompts, recipients, session
+    from ivr.web.routes import (audit, calls, follow_ups, health, media, overview, prompts, recipients, session,
+                                users)
 
-    for module in (health, session, overview, calls, follow_ups, recipients, prompts, audit, media):
+    for module in (health, session, overview, calls, follow_ups, recipients, prompts, audit, users, media):
         for router in module.routers():
             app.include_router(router)
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")

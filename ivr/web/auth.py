@@ -29,9 +29,16 @@ MIN_PASSWORD = 8
 ROLES = ("operator", "admin")
 
 _hasher = PasswordHasher()
-# A real hash to verify against when the user does not exist, so an unknown name costs
-# the same time as a wrong password (no user enumeration by timing).
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+_dummy: dict[int, str] = {}
+
+
+def _dummy_hash() -> str:
+    # A real hash to verify against when the user does not exist, so an unknown name costs
+    # the same time as a wrong password (no user enumeration by timing).
+    key = id(_hasher)
+    if key not in _dummy:
+        _dummy[key] = _hasher.hash(secrets.token_urlsafe(16))
+    return _dummy[key]
 
 
 def hash_password(password: str) -> str:
@@ -49,7 +56,7 @@ def check_password(password: str) -> None:
 
 def verify_password(password_hash: str | None, password: str) -> bool:
     try:
-        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+        return _hasher.verify(password_hash or _dummy_hash(), password) and password_hash is not None
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
 

@@ -40,7 +40,8 @@ def make_templates(tz: ZoneInfo) -> Jinja2Templates:
         s = int(round(value))
         return f"{s // 60}:{s % 60:02d}"
 
-    env.filters.update(local=local, day=day, seconds=seconds)
+    env.filters.update(local=local, day=day, seconds=seconds,
+                       combine_cursor=lambda keep, cursor: {**keep, "cursor": cursor})
     env.globals.update(
         L=labels, label=labels.label, OUTCOMES=labels.OUTCOMES, INPUT_MODES=labels.INPUT_MODES,
         REASONS=labels.REASONS, STATES=labels.STATES, RECIPIENT_STATUSES=labels.RECIPIENT_STATUSES,

@@ -150,12 +150,13 @@ class RecordingRef:
     path: str
     purpose: str
     duration_ms: int
+    created: dt.datetime
 
 
 def get_recording(engine: Engine, recording_id: str) -> RecordingRef | None:
     with engine.connect() as conn:
         r = conn.execute(select(Recording).where(Recording.id == recording_id)).first()
-    return RecordingRef(r.id, r.call_id, r.path, r.purpose, r.duration_ms) if r else None
+    return RecordingRef(r.id, r.call_id, r.path, r.purpose, r.duration_ms, r.created) if r else None
 
 
 def recordings_of_calls(engine: Engine, call_ids: list[str], purpose: str | None = None) -> dict[str, list[RecordingRef]]:
@@ -167,7 +168,7 @@ def recordings_of_calls(engine: Engine, call_ids: list[str], purpose: str | None
     out: dict[str, list[RecordingRef]] = {}
     with engine.connect() as conn:
         for r in conn.execute(q.order_by(Recording.created, Recording.id)):
-            out.setdefault(r.call_id, []).append(RecordingRef(r.id, r.call_id, r.path, r.purpose, r.duration_ms))
+            out.setdefault(r.call_id, []).append(RecordingRef(r.id, r.call_id, r.path, r.purpose, r.duration_ms, r.created))
     return out
 
 

@@ -207,3 +207,16 @@ class AuditPublic(BaseModel):
     action: str
     target: str
     detail: str
+
+
+class UserCreate(BaseModel):
+    name: str = Field(min_length=1, max_length=100, pattern=r"^[^\s].*[^\s]$|^[^\s]$")
+    role: str = Field(pattern="^(operator|admin)$")
+    password: str = Field(min_length=8, max_length=200)
+
+
+class UserPublic(BaseModel):
+    name: str
+    role: str
+    created: dt.datetime
+    disabled: bool

@@ -97,6 +97,21 @@ def test_validate_only_counts(store, write_csv):
     assert not bad.ok and bad.problems[0][0] == 2 and not bad.applied
 
 
+def test_rejected_report_counts_every_good_row(store, write_csv):
+    text = HEADER + "x,Bad,in_review,,,,,,,\n" + "".join(
+        f"31720145088500{i:02d},P{i},in_review,,,,,,,\n" for i in range(1, 11))
+    report = validate_csv(store, write_csv(text))
+    assert (report.rows, report.problem_count, report.inserted) == (10, 1, 0)
+
+
+def test_ensure_demo_only_fills_an_empty_store(store, write_csv):
+    from ivr.store.recipients import ensure_demo
+
+    assert ensure_demo(store, dt.date(2026, 11, 28)) and store.recipient_count() == 20
+    assert not ensure_demo(store, dt.date(2026, 11, 28))
+    assert store.delete_demo_recipients() == 20 and store.recipient_count() == 0
+
+
 def test_bom_and_semicolons_tolerated(store, write_csv):
     text = GOOD.replace(",", ";").replace("surat undangan;KTP asli", '"surat undangan;KTP asli"')
     text = text.replace('"Sri; W."', '"Sri, W."')
@@ -120,6 +135,9 @@ def test_missing_columns_and_empty_file(store, write_csv):
     assert rej.value.problems[0][0] == 1 and "status" in rej.value.problems[0][1]
     with pytest.raises(ImportRejected):
         import_csv(store, write_csv("", name="empty.csv"), progress=False)
+    with pytest.raises(ImportRejected) as rej:
+        import_csv(store, write_csv(HEADER, name="header-only.csv"), progress=False)
+    assert "no rows" in rej.value.problems[0][1]
 
 
 def test_xlsx(store, tmp_path):

@@ -76,7 +76,7 @@ def test_replay_is_idempotent_after_a_crash(store, dead_engine, tmp_path, monkey
     # the process "dies" after applying everything but before the journal is rewritten
     monkeypatch.setattr("ivr.store.journal.os.replace", crash)
     monkeypatch.setattr("ivr.store.journal.Path.unlink", crash)
-    with pytest.raises(OSError):
+    with pytest.raises(StoreError, match="could not be rewritten"):
         j.replay()
     monkeypatch.undo()
     j2 = JournalingStore(store, journal)

@@ -33,7 +33,7 @@ def test_keys_interrupt_a_prompt_and_rest_is_skipped(dirs):
     async def main():
         handler = Outcome(body)
         async with serving(handler, dirs) as server:
-            result = await place_call(server, dirs, [Keys("3172010101800001")])
+            result = await place_call(server, dirs, [Keys("3172010101800001", barge_in=True)])
         return handler, result
 
     handler, result = run(main())
@@ -61,6 +61,22 @@ def test_prompt_plays_fully_when_no_key(dirs):
     assert result.prompts == ("greeting", "confirm")
     assert [e.reply for e in result.exchanges] == ["200 result=0 endpos=2000\n"] * 2
     assert result.keys == ""  # 9 is not a stop key: it stays queued
+
+
+def test_polite_keys_wait_for_the_prompts_to_finish(dirs):
+    async def body(ch):
+        played = await ch.play(["confirm", "bye"], stop_keys="12")
+        return played, await ch.collect_keys(1, 3000)
+
+    async def main():
+        handler = Outcome(body)
+        async with serving(handler, dirs) as server:
+            result = await place_call(server, dirs, [Keys("1")])
+        return handler, result
+
+    handler, result = run(main())
+    assert handler.results[0] == (PlayResult(None), KeysResult("1", False))
+    assert result.prompts == ("confirm", "bye", "silence/1")
 
 
 def test_get_data_timeout_hash_and_max(dirs):
@@ -289,7 +305,7 @@ def test_save_wav_writes_what_the_caller_heard(dirs):
 
     async def main():
         async with serving(Outcome(body), dirs) as server:
-            return await place_call(server, dirs, [Keys("1"), Say(speech)], save_wav=out)
+            return await place_call(server, dirs, [Keys("1", barge_in=True), Say(speech)], save_wav=out)
 
     run(main())
     with wave.open(str(out)) as w:

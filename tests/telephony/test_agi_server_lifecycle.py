@@ -101,9 +101,11 @@ def test_serve_forever_returns_after_close(dirs):
 
 def test_load_scenario_json_and_toml(tmp_path):
     (tmp_path / "a.json").write_text(json.dumps(
-        [{"keys": "3172"}, {"say": "nik.wav"}, {"silence": True}, {"hangup": True}]))
+        [{"keys": "3172"}, {"say": "nik.wav"}, {"silence": True}, {"hangup": True},
+         {"keys": "1", "barge_in": True}]))
     (tmp_path / "b.toml").write_text('turns = [{keys = "1"}, {say = "/abs/x.wav"}]\n')
-    assert load_scenario(tmp_path / "a.json") == [Keys("3172"), Say(tmp_path / "nik.wav"), Silence(), HangUp()]
+    assert load_scenario(tmp_path / "a.json") == [Keys("3172"), Say(tmp_path / "nik.wav"), Silence(), HangUp(),
+                                                  Keys("1", barge_in=True)]
     assert load_scenario(tmp_path / "b.toml")[1] == Say(tmp_path.__class__("/abs/x.wav"))
     (tmp_path / "bad.json").write_text(json.dumps([{"keys": "12x"}]))
     with pytest.raises(ValueError, match="turn 1"):
@@ -117,10 +119,11 @@ def _parse(argv):
 
 
 def test_cli_keeps_turn_order():
-    args = _parse(["call", "--keys", "3172010101800001", "--silence", "--keys", "1", "--say", "x.wav",
+    args = _parse(["call", "--keys", "3172010101800001", "--silence", "--barge", "1", "--say", "x.wav",
                    "--hangup"])
     assert [type(t).__name__ for t in args.turns] == ["Keys", "Silence", "Keys", "Say", "HangUp"]
-    assert args.turns[2] == Keys("1")
+    assert args.turns[0] == Keys("3172010101800001", barge_in=False)
+    assert args.turns[2] == Keys("1", barge_in=True)
     with pytest.raises(SystemExit):
         _parse(["call", "--keys", "12a"])
 
@@ -174,8 +177,8 @@ def test_cli_call_against_a_running_server(dirs, tmp_path, monkeypatch, capsys):
     out = capsys.readouterr().out
     assert code == 0, out
     assert "IVR    [greeting] Selamat datang di hotline BST." in out
-    assert "CALLER presses 3" in out
-    assert "[ask_nik]" not in out  # the key stopped the prompt list
+    assert "IVR    [ask_nik]" in out  # the caller waits for the question before pressing
+    assert "CALLER presses 3172010101800001" in out
     assert "CALLER says (say.wav)" in out
     assert "ended by service" in out
     assert out_wav.exists() and (dirs.spool / "nik-1.wav").exists()

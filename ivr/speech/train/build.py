@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import shutil
 import sys
 import tempfile
@@ -32,16 +33,18 @@ class BuildOptions:
     extra_manifests: tuple[Path, ...] = ()
     holdout: bool = True                   # keep corpus.HELDOUT_HUMAN out of training
     mini: bool = False
-    human_copies: int = 6
-    synth_count: int = 3000
-    noise_count: int = 300
-    epochs: int = 8
-    hidden: int = 256
-    bottleneck: int = 80
+    human_copies: int = 4
+    synth_count: int = 2400
+    noise_count: int = 240
+    epochs: int = 5
+    hidden: int = 192
+    bottleneck: int = 64
     layers: int = 4
     workers: int = 2
     seed: int = 1
     unk_cost: float = 2.0
+    cache: Path | None = None              # keep rendered features here (experiments)
+    checkpoints: bool = True               # export the model after every epoch
     command: str = field(default="")
 
 
@@ -88,10 +91,26 @@ def self_check(model_dir: Path, strict: bool) -> str:
     return got.text
 
 
-def build(opts: BuildOptions) -> Path:
+def _export(net, examples: list[Example], opts: BuildOptions, limit: int) -> None:
     from ivr.speech.train.export import write_model
+    from ivr.speech.train.trainer import estimate_priors
+
+    priors = estimate_priors(net, examples, len(PHONES), limit=limit)
+    # Write beside the target, then swap the parts in: the target (perhaps the
+    # bundled model, with its MODEL_CARD.md) is never left half written for long.
+    staging = opts.out.parent / f".{opts.out.name}.new"
+    shutil.rmtree(staging, ignore_errors=True)
+    write_model(net, priors, staging, unk_cost=opts.unk_cost)
+    opts.out.mkdir(parents=True, exist_ok=True)
+    for sub in ("am", "conf", "graph"):
+        shutil.rmtree(opts.out / sub, ignore_errors=True)
+        shutil.move(str(staging / sub), str(opts.out / sub))
+    shutil.rmtree(staging, ignore_errors=True)
+
+
+def build(opts: BuildOptions) -> Path:
     from ivr.speech.train.features import FEAT_DIM
-    from ivr.speech.train.trainer import TrainConfig, estimate_priors, train
+    from ivr.speech.train.trainer import TrainConfig, train
 
     t0 = time.time()
     rng = np.random.default_rng(opts.seed)
@@ -100,22 +119,32 @@ def build(opts: BuildOptions) -> Path:
     print("      " + ", ".join(f"{k}={v}" for k, v in counts.items()), flush=True)
     print("[2/5] rendering telephone audio and features", flush=True)
     examples: list[Example] = []
-    with tqdm(total=len(jobs), desc="render", unit="utt") as bar:
-        for chunk in render(jobs, opts.seed, opts.workers, augment.Telephone()):
-            examples.extend(chunk)
-            bar.update(64)
+    if opts.cache is not None and opts.cache.is_file():
+        with opts.cache.open("rb") as f:
+            examples = pickle.load(f)
+        print(f"      loaded {len(examples)} rendered examples from {opts.cache}", flush=True)
+    else:
+        with tqdm(total=len(jobs), desc="render", unit="utt") as bar:
+            for chunk in render(jobs, opts.seed, opts.workers, augment.Telephone()):
+                examples.extend(chunk)
+                bar.update(64)
+        if opts.cache is not None:
+            with opts.cache.open("wb") as f:
+                pickle.dump(examples, f, protocol=pickle.HIGHEST_PROTOCOL)
     hours = sum(len(e.feats) for e in examples) / 360000
     print(f"      {len(examples)} examples, {hours:.2f} h of audio", flush=True)
     print("[3/5] training", flush=True)
     cfg = TrainConfig(epochs=opts.epochs, hidden=opts.hidden, bottleneck=opts.bottleneck,
                       layers=opts.layers, threads=max(1, min(2, os.cpu_count() or 1)), seed=opts.seed)
-    net = train(examples, len(PHONES), cfg, FEAT_DIM)
+
+    def checkpoint(net, epoch: int) -> None:
+        if opts.checkpoints and not opts.mini:
+            _export(net, examples, opts, limit=300)
+            print(f"      checkpoint after epoch {epoch} written to {opts.out}", flush=True)
+
+    net = train(examples, len(PHONES), cfg, FEAT_DIM, on_epoch=checkpoint)
     print("[4/5] priors and export", flush=True)
-    priors = estimate_priors(net, examples, len(PHONES), limit=200 if opts.mini else 1500)
-    if opts.out.exists():
-        for sub in ("am", "conf", "graph"):
-            shutil.rmtree(opts.out / sub, ignore_errors=True)
-    write_model(net, priors, opts.out, unk_cost=opts.unk_cost)
+    _export(net, examples, opts, limit=200 if opts.mini else 1500)
     info = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(opts).items()}
     info["extra_manifests"] = [str(p) for p in opts.extra_manifests]
     info.update(counts=counts, examples=len(examples), audio_hours=round(hours, 2),

@@ -29,6 +29,7 @@ class Example:
     feats: np.ndarray          # (T, F) float16
     labels: np.ndarray         # pdf ids of the state sequence
     skippable: np.ndarray      # optional (silence) states
+    group: int = -1            # augmented copy number (human/extra); -1: used every epoch
 
 
 @dataclass(frozen=True)
@@ -94,7 +95,8 @@ def _render_chunk(args: tuple[int, int, Sequence[Job], augment.Telephone]) -> li
         if (len(feats) + 2) // 3 < len(labels) - int(skip.sum()):
             continue                       # too short to hold its phones: a bad transcript
         out.append(Example(uid=f"{job.utt.uid}-{job.copy}", speaker=job.utt.speaker,
-                           feats=feats.astype(np.float16), labels=labels, skippable=skip))
+                           feats=feats.astype(np.float16), labels=labels, skippable=skip,
+                           group=job.copy if job.utt.source in ("human", "extra") else -1))
     return out
 
 

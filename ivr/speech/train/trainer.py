@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import random
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -61,24 +61,46 @@ def _collate(examples: Sequence[Example], idx: list[int]):
     return torch.from_numpy(feats), out_lens, torch.from_numpy(labels), torch.from_numpy(skip), label_lens
 
 
-def train(examples: Sequence[Example], num_pdfs: int, cfg: TrainConfig, feat_dim: int) -> Tdnn:
+def epoch_examples(examples: Sequence[Example], epoch: int, synth_share: int = 2) -> list[Example]:
+    """What one epoch trains on: one augmented copy of each human utterance (a
+    different copy each epoch), 1/``synth_share`` of the synthetic utterances (in
+    turn) and every noise clip.  Keeps epochs short on a shared 2-core machine
+    while the whole rendered set is still seen over the run."""
+    groups = sorted({e.group for e in examples if e.group >= 0})
+    pick = groups[epoch % len(groups)] if groups else None
+    chosen = []
+    for i, e in enumerate(examples):
+        if e.group >= 0:
+            if e.group == pick:
+                chosen.append(e)
+        elif e.uid.startswith("syn"):
+            if i % synth_share == epoch % synth_share:
+                chosen.append(e)
+        else:
+            chosen.append(e)
+    return chosen
+
+
+def train(examples: Sequence[Example], num_pdfs: int, cfg: TrainConfig, feat_dim: int,
+          on_epoch: Callable[[Tdnn, int], None] | None = None) -> Tdnn:
     torch.manual_seed(cfg.seed)
     torch.set_num_threads(cfg.threads)
     rng = random.Random(cfg.seed)
     net = Tdnn(feat_dim, num_pdfs, cfg.hidden, cfg.bottleneck, cfg.layers)
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
-    steps = cfg.epochs * len(_batches(examples, cfg.batch_frames, rng))
+    steps = sum(len(_batches(epoch_examples(examples, e), cfg.batch_frames, rng)) for e in range(cfg.epochs))
     step = 0
     for epoch in range(cfg.epochs):
         net.train()
-        batches = _batches(examples, cfg.batch_frames, rng)
+        chosen = epoch_examples(examples, epoch)
+        batches = _batches(chosen, cfg.batch_frames, rng)
         total, frames = 0.0, 0
         bar = tqdm(batches, desc=f"train epoch {epoch + 1}/{cfg.epochs}", unit="batch", leave=False)
         for idx in bar:
             lr = cfg.final_lr + 0.5 * (cfg.lr - cfg.final_lr) * (1 + math.cos(math.pi * step / max(1, steps)))
             for group in opt.param_groups:
                 group["lr"] = lr
-            feats, out_lens, labels, skip, label_lens = _collate(examples, idx)
+            feats, out_lens, labels, skip, label_lens = _collate(chosen, idx)
             logp = net(feats)
             loss = sequence_nll(logp, out_lens, labels, skip, label_lens)
             weight = out_lens.float()
@@ -91,7 +113,10 @@ def train(examples: Sequence[Example], num_pdfs: int, cfg: TrainConfig, feat_dim
             total += float((loss * weight).sum())
             frames += int(weight.sum())
             bar.set_postfix(loss=f"{total / frames:.3f}")
-        print(f"epoch {epoch + 1}: loss per frame {total / max(frames, 1):.4f}", flush=True)
+        print(f"epoch {epoch + 1}: loss per frame {total / max(frames, 1):.4f} "
+              f"({len(chosen)} utterances)", flush=True)
+        if on_epoch is not None and epoch + 1 < cfg.epochs:
+            on_epoch(net.eval(), epoch + 1)
     return net.eval()
 
 

@@ -1,0 +1,61 @@
+"""The web app's own queries on PostgreSQL: keyset paging with every filter, the
+overview, and the plan of a page of the call list."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import uuid
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from ivr.store.db import create_schema, make_engine
+from ivr.store.sql import SqlStore
+from ivr.web import queries
+
+from .conftest import NOW, make_call
+
+pytestmark = pytest.mark.postgres
+PG_URL = os.environ.get("IVR_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+@pytest.fixture
+def pg_store(tmp_path):
+    try:
+        admin = make_engine(PG_URL)
+    except Exception as exc:   # no server: skip
+        pytest.skip(f"PostgreSQL not reachable: {exc}")
+    schema = "w_" + uuid.uuid4().hex[:12]
+    with admin.begin() as conn:
+        conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
+    engine = make_engine(PG_URL, connect_args={"options": f"-csearch_path={schema}"})
+    create_schema(engine)
+    yield SqlStore(engine, b"test-secret-key-0123456789")
+    engine.dispose()
+    with admin.begin() as conn:
+        conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+    admin.dispose()
+
+
+def test_queries_on_postgres(pg_store, tmp_path):
+    day = dt.timedelta(days=1)
+    a = make_call(pg_store, tmp_path, started=NOW - 3 * day, mode="speech")
+    b = make_call(pg_store, tmp_path, started=NOW - 2 * day, mode="keypad", outcome="not_found",
+                  follow_up="not_found", recording=False)
+    c = make_call(pg_store, tmp_path, started=NOW - day, mode="mixed", follow_up="complaint", complaint=True)
+    ids = lambda f, **kw: [r.call.id for r in queries.list_calls(pg_store.engine, f, **kw).rows]  # noqa: E731
+    assert ids(queries.CallFilter()) == [c, b, a]
+    assert ids(queries.CallFilter(follow_up="none")) == [a]
+    assert ids(queries.CallFilter(has_recording=False)) == [b]
+    assert ids(queries.CallFilter(outcome="not_found", input_mode="keypad")) == [b]
+    first = queries.list_calls(pg_store.engine, queries.CallFilter(), limit=2)
+    assert [r.call.id for r in first.rows] == [c, b] and first.next_cursor
+    assert ids(queries.CallFilter(), cursor=first.next_cursor, limit=2) == [a]
+    plan = queries.explain_calls(pg_store.engine, queries.CallFilter(follow_up="open"), cursor=first.next_cursor)
+    assert "calls" in plan
+    tz = ZoneInfo("Asia/Jakarta")
+    last = NOW.astimezone(tz).date()
+    o = queries.overview(pg_store.engine, last - dt.timedelta(days=13), last, tz)
+    assert o.total == 3 and o.speech_heard == 2 and o.median_to_status_s == 20.0
+    assert dict(o.open_follow_ups) == {"not_found": 1, "complaint": 1}
