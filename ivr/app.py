@@ -22,6 +22,7 @@ from ivr.errors import ConfigError, RecognizerError, StoreError
 log = logging.getLogger(__name__)
 
 JOURNAL_REPLAY_S = 30.0
+PRERENDER_S = 600.0
 
 
 @dataclass
@@ -150,6 +151,56 @@ def build_hotline(settings: Settings, *, clock=None, recognizer=_FROM_SETTINGS, 
     return Hotline(settings, store, call_log, runner, recognizer is not None, db_pool, decode_pool)
 
 
+def spoken_texts(store) -> set[str]:
+    """Every place, address and document list a caller can hear, as the flow speaks them."""
+    from sqlalchemy import select
+
+    from ivr.dialogue.flow import answer_items
+    from ivr.dialogue.vocab import Spoken
+    from ivr.ports import RecipientInfo
+    from ivr.store.models import Recipient
+
+    with store.engine.connect() as conn:
+        rows = conn.execute(select(Recipient.place, Recipient.address, Recipient.documents)
+                            .where(Recipient.status == "scheduled").distinct()).all()
+    texts: set[str] = set()
+    for place, address, documents in rows:
+        info = RecipientInfo(status="scheduled", collection_date=dt.date(2000, 1, 1), place=place or "",
+                             address=address or "", documents=tuple(d for d in (documents or "").split(";") if d))
+        texts.update(item.text for item in answer_items(info) if isinstance(item, Spoken))
+    return texts
+
+
+def prerender_spoken(hotline: Hotline) -> int:
+    """Render the place and address prompts ahead of the first caller who needs them."""
+    from ivr.prompts.render import RenderError, dyn_id, ensure_spoken, wav_path
+
+    audio_dir = hotline.settings.audio_dir
+    rendered = 0
+    for text in sorted(spoken_texts(hotline.store)):
+        if wav_path(audio_dir, dyn_id(text)).exists():
+            continue
+        try:
+            ensure_spoken(text, audio_dir)
+            rendered += 1
+        except RenderError as exc:
+            log.warning("could not pre-render a place/address prompt: %s", exc)
+            break   # espeak-ng is missing or broken: calls still render (or skip) on demand
+    return rendered
+
+
+async def _prerender(hotline: Hotline) -> None:
+    loop = asyncio.get_running_loop()
+    while True:
+        try:
+            count = await loop.run_in_executor(hotline.decode_pool, prerender_spoken, hotline)
+            if count:
+                log.info("rendered %d place/address prompt(s) ahead of calls", count)
+        except StoreError:
+            pass
+        await asyncio.sleep(PRERENDER_S)
+
+
 async def _replay_journal(hotline: Hotline) -> None:
     loop = asyncio.get_running_loop()
     while True:
@@ -172,7 +223,8 @@ async def serve(settings: Settings) -> None:
     server = AgiServer(hotline.runner, settings.agi_host, settings.agi_port,
                        config=ChannelConfig.from_settings(settings))
     await server.start()
-    tasks = [asyncio.create_task(_replay_journal(hotline), name="journal")]
+    tasks = [asyncio.create_task(_replay_journal(hotline), name="journal"),
+             asyncio.create_task(_prerender(hotline), name="prerender")]
     web = _web_server(settings, hotline)
     if web is not None:
         tasks.append(asyncio.create_task(web.serve(), name="web"))

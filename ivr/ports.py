@@ -109,6 +109,10 @@ class Channel(Protocol):
 
 # --- store --------------------------------------------------------------------------
 
+# What to bring when the recipient list names nothing else (DESIGN.md section 1).
+DEFAULT_DOCUMENTS = ("surat undangan", "KTP asli dan fotokopi", "Kartu Keluarga asli dan fotokopi")
+
+
 @dataclass(frozen=True)
 class RecipientInfo:
     """What the hotline may tell a caller about one NIK."""

@@ -21,12 +21,11 @@ from ivr.dialogue.vocab import (
     LookupDone, NikConfirmed, NoInput, Play, PromptItem, Record, Recorded, SpeechHeard, Spoken, State,
     Step, Transfer, TransferDone,
 )
-from ivr.ports import RecipientInfo
+from ivr.ports import DEFAULT_DOCUMENTS, RecipientInfo
 
 log = logging.getLogger(__name__)
 
 TRANSFER_OK = frozenset({"ANSWER", "ANSWERED", "COMPLETED"})
-DEFAULT_DOCUMENTS = ("surat undangan", "ktp", "kartu keluarga")
 
 
 @dataclass(frozen=True)
@@ -44,15 +43,6 @@ class FlowConfig:
 
 
 Handler = Callable[[Context, Event], Step]
-
-
-def _nik_readback(nik: str) -> tuple[PromptItem, ...]:
-    items: list[PromptItem] = []
-    for i, group in enumerate(nikmod.groups(nik)):
-        if i:
-            items.append("silence/short")
-        items.extend(speak.digit_ids(group))
-    return tuple(items)
 
 
 def _problem_items(check: nikmod.NikCheck) -> tuple[PromptItem, ...]:
@@ -86,7 +76,7 @@ def answer_items(recipient: RecipientInfo | None) -> tuple[PromptItem, ...]:
             items += ["status/address_intro", Spoken(recipient.address)]
         items.append("status/documents_intro")
         docs = tuple(d.strip() for d in recipient.documents if d.strip())
-        if not docs or tuple(d.lower() for d in docs) == DEFAULT_DOCUMENTS:
+        if not docs or tuple(d.lower() for d in docs) == tuple(d.lower() for d in DEFAULT_DOCUMENTS):
             items.append("docs/default")
         else:
             items.append(Spoken(", ".join(docs) + "."))
@@ -189,7 +179,7 @@ class Dialogue:
     def _ask_nik(self, ctx: Context, lead: tuple[PromptItem, ...] = (),
                  note: tuple[PromptItem, ...] = ()) -> Step:
         if ctx.digits:
-            items = ("nik/heard_so_far", *_nik_readback(ctx.digits), *note, "nik/ask_rest")
+            items = ("nik/heard_so_far", *speak.grouped_digit_ids(ctx.digits), *note, "nik/ask_rest")
         elif not self.cfg.speech:
             items = ("nik/ask_keys_only",)
         elif ctx.tries >= 2:
@@ -248,7 +238,7 @@ class Dialogue:
 
     # --- read-back, confirm and correct --------------------------------------------------
     def _confirm(self, ctx: Context, simple: bool = False) -> Step:
-        items = ("confirm/intro", *_nik_readback(ctx.nik), "confirm/ask_simple" if simple else "confirm/ask")
+        items = ("confirm/intro", *speak.grouped_digit_ids(ctx.nik), "confirm/ask_simple" if simple else "confirm/ask")
         return Step(State.CONFIRM, (Ask(items, "yesno", speech=self.cfg.speech),), ctx)
 
     def _on_confirm(self, ctx: Context, event: Event) -> Step:

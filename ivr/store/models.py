@@ -25,7 +25,7 @@ RECORDING_PURPOSES = ("nik", "confirm", "complaint", "other")
 FOLLOW_UP_REASONS = ("not_found", "complaint", "callback", "repeated_failure", "system_fault", "rejected")
 FOLLOW_UP_STATES = ("open", "assigned", "done")
 USER_ROLES = ("operator", "admin")
-DEFAULT_DOCUMENTS = ("surat undangan", "KTP asli dan fotokopi", "Kartu Keluarga asli dan fotokopi")
+from ivr.ports import DEFAULT_DOCUMENTS  # noqa: E402,F401  (re-exported for the store)
 
 
 class Base(DeclarativeBase):

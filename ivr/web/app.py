@@ -105,6 +105,15 @@ class BodyLimit:
         await response(scope, receive, send)
 
 
+class Compress(GZipMiddleware):
+    """Gzip pages and JSON for slow lines; audio (already dense, and fetched in ranges) is left alone."""
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http" and scope["path"].startswith("/media/"):
+            return await self.app(scope, receive, send)
+        return await super().__call__(scope, receive, send)
+
+
 def _too_large(limit: int) -> str:
     return (f"Berkas terlalu besar: batasnya {limit // (1024 * 1024)} MB. Tidak ada yang diubah. "
             "Pecah daftar menjadi beberapa berkas, atau impor lewat perintah 'ivr recipients import'.")
@@ -149,7 +158,7 @@ def create_app(settings: Settings, store=None, *, clock: Callable[[], float] = t
             response.headers["Cache-Control"] = "public, max-age=86400"
         return response
 
-    app.add_middleware(GZipMiddleware, minimum_size=800)
+    app.add_middleware(Compress, minimum_size=800)
     app.add_middleware(BodyLimit, limit=lambda: web.max_upload_bytes + BODY_MARGIN)
     return app
 

@@ -144,3 +144,12 @@ def test_prompt_audio_is_served_to_signed_in_users(operator, client):
     assert r.status_code == 200 and r.content[:4] == b"RIFF"
     assert client.get("/media/prompts/greeting.wav").status_code == 401 or \
         client.get("/media/prompts/greeting.wav", follow_redirects=False).status_code == 303
+
+
+def test_pages_are_compressed_but_audio_is_not(operator, env):
+    cid = make_call(env.store, env.settings.spool)
+    page = operator.get(f"/calls/{cid}", headers={"Accept-Encoding": "gzip"})
+    assert page.headers.get("content-encoding") == "gzip"
+    rec = operator.get(f"/api/calls/{cid}").json()["recordings"][0]["url"]
+    audio = operator.get(rec, headers={"Accept-Encoding": "gzip"})
+    assert "content-encoding" not in audio.headers and audio.headers["accept-ranges"] == "bytes"
