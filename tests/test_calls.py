@@ -161,7 +161,7 @@ def test_impossible_month_is_explained_then_keypad_retry_works(settings):
     call = only_call(line)
     p = result.prompts
     i = p.index("nik/bad_month")
-    assert p[i + 1:i + 3] == ["digits/4", "words/belas"]      # "empat belas"
+    assert list(p[i + 1:i + 3]) == ["digits/4", "words/belas"]      # "empat belas"
     assert "nik/check_card" in p
     assert "status/scheduled" in p
     assert call.outcome == "answered"
@@ -374,3 +374,14 @@ def test_hundred_concurrent_calls_no_cross_talk(settings):
     assert len(by_caller) == 100
     masks = sorted(c.nik for c in calls)
     assert masks == sorted(DEMO_NIKS[s][:4] + "********" + DEMO_NIKS[s][-4:] for s in plan)
+
+
+def test_keys_pressed_during_the_greeting_are_kept(settings):
+    async def scenario(line):
+        return await line.call(Keys(SCHEDULED, barge_in=True), Keys("1", barge_in=True), Silence(), Silence())
+
+    result, line = run_line(settings, scenario)
+    p = result.prompts
+    assert p[0] == "greeting" and "nik/ask" not in p, "the caller was not made to wait for the question"
+    assert "status/scheduled" in p
+    assert only_call(line).nik.endswith(SCHEDULED[-4:])
