@@ -36,8 +36,10 @@ class Hotline:
     speech: bool
     db_pool: ThreadPoolExecutor
     decode_pool: ThreadPoolExecutor
+    write_pool: ThreadPoolExecutor
 
     def close(self) -> None:
+        self.write_pool.shutdown(wait=True)     # what calls logged is written before we go
         self.db_pool.shutdown(wait=False, cancel_futures=True)
         self.decode_pool.shutdown(wait=False, cancel_futures=True)
 
@@ -120,8 +122,8 @@ def build_hotline(settings: Settings, *, clock=None, recognizer=_FROM_SETTINGS, 
     if settings.demo_data and store.recipient_count() == 0:
         from ivr.store.recipients import load_demo
 
-        count = load_demo(store)
-        log.info("loaded %s DEMO recipients into the empty store (IVR_DEMO_DATA=false to skip)", count)
+        report = load_demo(store)
+        log.info("loaded %d DEMO recipients into the empty store (IVR_DEMO_DATA=false to skip)", report.inserted)
     call_log = JournalingStore(db_wrapper(store) if db_wrapper else store,
                                settings.data_dir / "call-journal.jsonl", protector=store.protector)
     if store_wrapper is not None:
@@ -130,7 +132,8 @@ def build_hotline(settings: Settings, *, clock=None, recognizer=_FROM_SETTINGS, 
         recognizer = load_recognizer(settings)
     cores = os.cpu_count() or 2
     decode_pool = ThreadPoolExecutor(max_workers=settings.decode_workers or cores, thread_name_prefix="decode")
-    db_pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="db")
+    db_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="db")
+    write_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="call-log")
     flow = FlowConfig(
         max_tries=settings.max_tries, speech=recognizer is not None,
         operator_app=settings.operator_app, operator_target=settings.operator_target,
@@ -147,8 +150,9 @@ def build_hotline(settings: Settings, *, clock=None, recognizer=_FROM_SETTINGS, 
         return ensure_spoken(text, audio_dir)
 
     runner = CallRunner(Dialogue(flow), call_log, recognizer, config=runner_cfg, speak_text=speak_text,
-                        db_pool=db_pool, decode_pool=decode_pool, clock=clock or _clock(settings))
-    return Hotline(settings, store, call_log, runner, recognizer is not None, db_pool, decode_pool)
+                        db_pool=db_pool, decode_pool=decode_pool, write_pool=write_pool,
+                        clock=clock or _clock(settings))
+    return Hotline(settings, store, call_log, runner, recognizer is not None, db_pool, decode_pool, write_pool)
 
 
 def spoken_texts(store) -> set[str]:

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import logging
+import uuid
 import wave
 from concurrent.futures import Executor
 from dataclasses import dataclass
@@ -77,6 +79,7 @@ class CallRunner:
                  config: RunnerConfig | None = None,
                  speak_text: Callable[[str], str] | None = None,
                  db_pool: Executor | None = None, decode_pool: Executor | None = None,
+                 write_pool: Executor | None = None,
                  clock: Callable[[], dt.datetime] | None = None):
         self.dialogue = dialogue
         self.store = store
@@ -84,6 +87,10 @@ class CallRunner:
         self.cfg = config or RunnerConfig()
         self.speak_text = speak_text
         self.db_pool = db_pool
+        # Call-log writes go through one thread, in order, without the call waiting for
+        # them step by step (a database has one writer anyway); a call drains its own
+        # writes before it ends.
+        self.write_pool = write_pool or db_pool
         self.decode_pool = decode_pool
         self.clock = clock or (lambda: dt.datetime.now(dt.timezone.utc))
         self._spoken: dict[str, str] = {}
@@ -107,6 +114,7 @@ class _Call:
         self.speech_ok = runner.recognizer is not None
         self.outcome = "abandoned"
         self.ended = False
+        self.writes: list[asyncio.Future] = []
 
     # --- plumbing -------------------------------------------------------------------------
     async def _db(self, fn, *args):
@@ -114,25 +122,32 @@ class _Call:
 
     async def _log(self, kind: str, **fields) -> None:
         record = CallEventRecord(at=self.r.clock(), kind=kind, state=self.state.value, **fields)
-        try:
-            await self._db(self.r.store.add_event, self.call_id, record)
-        except StoreError:
-            log.warning("call %s: could not write a %s event to the call log", self.call_id, kind)
+        await self._store_quietly(self.r.store.add_event, self.call_id, record)
 
     async def _store_quietly(self, fn, *args) -> None:
-        try:
-            await self._db(fn, *args)
-        except StoreError:
-            log.warning("call %s: call-log write %s failed", self.call_id, getattr(fn, "__name__", "?"))
+        """Queue a call-log write; failures are logged (the journal has kept the data)."""
+        if not self.call_id:
+            return
+        future = asyncio.get_running_loop().run_in_executor(self.r.write_pool, fn, *args)
+        future.add_done_callback(self._write_done)
+        self.writes.append(future)
+
+    def _write_done(self, future: asyncio.Future) -> None:
+        if not future.cancelled() and isinstance(future.exception(), StoreError):
+            log.warning("call %s: a call-log write failed: %s", self.call_id, future.exception())
+
+    async def _drain(self) -> None:
+        writes, self.writes = self.writes, []
+        if writes:
+            await asyncio.gather(*writes, return_exceptions=True)
 
     # --- the call -------------------------------------------------------------------------
     async def run(self) -> None:
         started = self.r.clock()
-        try:
-            self.call_id = await self._db(self.r.store.start_call, self.ch.info, started)
-        except StoreError:
-            self.call_id = ""
-            log.error("call log unavailable at call start (uniqueid %s)", self.ch.info.uniqueid)
+        # The id is ours, so the call need not wait for the database to open its log.
+        self.call_id = str(uuid.uuid4())
+        await self._store_quietly(functools.partial(self.r.store.start_call, call_id=self.call_id),
+                                  self.ch.info, started)
         try:
             await self.ch.answer()
             known = bool(self.ch.info.caller) and self.ch.info.caller.lower() not in ("unknown", "anonymous")
@@ -182,6 +197,7 @@ class _Call:
                 frozenset({"speech"}): "speech"}.get(frozenset(self.modes), "mixed")
         await self._store_quietly(self.r.store.finish_call, self.call_id, self.r.clock(), self.outcome,
                                   self.state.value, mode)
+        await self._drain()
 
     async def _execute(self, step: Step) -> Event | None:
         """Run a step's actions; return the event its waiting action produced."""

@@ -149,7 +149,8 @@ class Store(Protocol):
 
     def lookup(self, nik: str) -> RecipientInfo | None: ...
 
-    def start_call(self, info: CallInfo, started: dt.datetime) -> str: ...
+    def start_call(self, info: CallInfo, started: dt.datetime, *, call_id: str | None = None) -> str:
+        """Open a call in the log; ``call_id`` lets the caller choose the id up front."""
 
     def add_event(self, call_id: str, event: CallEventRecord) -> None: ...
 

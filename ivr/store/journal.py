@@ -46,9 +46,9 @@ class JournalingStore:
     def lookup(self, nik: str) -> RecipientInfo | None:
         return self.store.lookup(nik)
 
-    def start_call(self, info: CallInfo, started: dt.datetime) -> str:
-        # the id is made here so the call runner can go on with it while the database is down
-        call_id = str(uuid.uuid4())
+    def start_call(self, info: CallInfo, started: dt.datetime, *, call_id: str | None = None) -> str:
+        # the id is made up front so the call runner can go on with it while the database is down
+        call_id = call_id or str(uuid.uuid4())
         self._do("start_call", call_id, {"info": dataclasses.asdict(info), "started": started.isoformat()},
                  lambda op: self.store.start_call(info, started, call_id=call_id, op_id=op))
         return call_id

@@ -63,17 +63,37 @@ def load_prompt_texts(prompts_dir: Path) -> dict[str, str]:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError):
         return {}
-    table = data.get("prompts", {})
-    return {str(k): str(v) for k, v in table.items()} if isinstance(table, dict) else {}
+    texts: dict[str, str] = {}
+    for section in ("prompts", "words"):
+        table = data.get(section, {})
+        if isinstance(table, dict):
+            texts.update({str(k): str(v) for k, v in table.items()})
+    return texts
+
+
+WORD_PREFIXES = ("digits/", "words/", "days/", "months/")
 
 
 def format_call(result: fake.FakeCallResult, texts: dict[str, str]) -> str:
     lines = []
+    words: list[str] = []      # single words (digits, dates, times) said one after another
+
+    def flush() -> None:
+        if words:
+            lines.append("IVR    " + " ".join(words))
+            words.clear()
+
     for event in result.events:
+        if event.kind == "prompt" and event.detail.startswith("silence/"):
+            continue
+        if event.kind == "prompt" and event.detail.startswith(WORD_PREFIXES):
+            words.append(texts.get(event.detail, f"[{event.detail}]"))
+            continue
+        flush()
         if event.kind == "prompt":
-            if event.detail.startswith("silence/"):
-                continue
             text = texts.get(event.detail)
+            if event.detail.startswith("dyn/"):
+                text = "(a place, address or document list, spoken from the recipient list)"
             lines.append(f"IVR    [{event.detail}] {text}" if text else f"IVR    [{event.detail}]")
         elif event.kind == "keys":
             lines.append(f"CALLER presses {event.detail}")
@@ -89,6 +109,7 @@ def format_call(result: fake.FakeCallResult, texts: dict[str, str]) -> str:
             lines.append(f"IVR    says {event.detail}")
         elif event.kind == "hangup":
             lines.append("CALLER hangs up" if event.detail == "caller" else "IVR    hangs up")
+    flush()
     lines.append(f"-- call {result.uniqueid} ended by {result.ended_by}"
                  f"{'' if result.clean else ' (not clean)'}")
     lines += [f"!! {p}" for p in result.problems]

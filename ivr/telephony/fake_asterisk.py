@@ -139,6 +139,7 @@ class FakeCallResult:
     ended_by: str                  # service | caller | service-closed | timeout | error
     clean: bool
     variables: tuple[tuple[str, str], ...] = ()
+    step_latencies: tuple[float, ...] = ()   # seconds the service took before each command
 
     def commands(self) -> list[str]:
         return [e.command for e in self.exchanges]
@@ -197,6 +198,7 @@ class _Call:
         self.close_after = False
         self.variables: dict[str, str] = {}
         self.exchanges: list[Exchange] = []
+        self.step_latencies: list[float] = []
         self.prompts: list[str] = []
         self.keys: list[str] = []
         self.events: list[Event] = []
@@ -576,12 +578,16 @@ async def run_call(host: str, port: int, script: Iterable[Turn], *,
         uniqueid=uniqueid, exchanges=tuple(call.exchanges), prompts=tuple(call.prompts),
         keys="".join(call.keys), events=tuple(call.events), recordings=tuple(call.recordings),
         problems=tuple(call.problems), ended_by=call.ended_by or "unknown", clean=clean,
-        variables=tuple(call.variables.items()))
+        variables=tuple(call.variables.items()), step_latencies=tuple(call.step_latencies))
 
 
 async def _converse(call: _Call, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    # How long the service took to send each command after our previous reply (or after
+    # the header): its own per-step latency, as Asterisk would see it.
+    sent = time.perf_counter()
     while True:
         raw = await reader.readline()
+        call.step_latencies.append(time.perf_counter() - sent)
         if not raw:
             if call.live:
                 call.ended_by = "service-closed"
@@ -594,5 +600,6 @@ async def _converse(call: _Call, reader: asyncio.StreamReader, writer: asyncio.S
         reply = await call.handle(raw.decode("utf-8", errors="replace"))
         writer.write(reply.encode())
         await writer.drain()
+        sent = time.perf_counter()
         if call.close_after:
             return

@@ -15,12 +15,14 @@ import datetime as dt
 import statistics
 from dataclasses import dataclass
 
-from sqlalchemy import Engine, and_, exists, func, or_, select, tuple_
+from sqlalchemy import Connection, Engine, and_, exists, func, or_, select
 
 from ivr.store.models import Call, CallEvent, FollowUp, Recording
 from ivr.store.views import CallSummary
 
 FOLLOW_UP_FILTERS = ("none", "any", "open", "assigned", "done", "not_done")
+IN_LIMIT = 2000         # follow-up filters matching at most this many follow-ups start from them
+SAMPLE_CALLS = 5000     # the overview's speech figures and median come from this many latest calls
 
 
 @dataclass(frozen=True)
@@ -64,7 +66,7 @@ def decode_cursor(cursor: str) -> tuple[dt.datetime, str]:
     return started, call_id
 
 
-def _conditions(f: CallFilter) -> list:
+def _conditions(f: CallFilter, conn: Connection) -> list:
     conds = []
     if f.since is not None:
         conds.append(Call.started >= f.since)
@@ -74,24 +76,28 @@ def _conditions(f: CallFilter) -> list:
         conds.append(Call.outcome == f.outcome)
     if f.input_mode:
         conds.append(Call.input_mode == f.input_mode)
-    if f.follow_up:
-        fu = select(FollowUp.id).where(FollowUp.call_id == Call.id)
-        if f.follow_up == "none":
-            conds.append(~exists(fu))
-        elif f.follow_up == "any":
-            conds.append(exists(fu))
-        elif f.follow_up == "not_done":
-            conds.append(exists(fu.where(FollowUp.state != "done")))
+    if f.follow_up == "none":
+        conds.append(~exists(select(FollowUp.id).where(FollowUp.call_id == Call.id)))
+    elif f.follow_up:
+        states = {"any": (), "not_done": ("open", "assigned")}.get(f.follow_up, (f.follow_up,))
+        fu = select(FollowUp.call_id).where(FollowUp.call_id.is_not(None))
+        if states:
+            fu = fu.where(FollowUp.state.in_(states))
+        matching = conn.execute(select(func.count()).select_from(fu.subquery())).scalar_one()
+        if matching <= IN_LIMIT:
+            # few: start from those follow-ups and sort their calls
+            conds.append(Call.id.in_(fu))
         else:
-            conds.append(exists(fu.where(FollowUp.state == f.follow_up)))
+            # many: walk the calls newest first and stop at a page full
+            conds.append(exists(fu.where(FollowUp.call_id == Call.id)))
     if f.has_recording is not None:
         rec = exists(select(Recording.id).where(Recording.call_id == Call.id))
         conds.append(rec if f.has_recording else ~rec)
     return conds
 
 
-def _page_query(f: CallFilter, cursor: str | None, limit: int):
-    conds = _conditions(f)
+def _page_query(f: CallFilter, cursor: str | None, limit: int, conn: Connection):
+    conds = _conditions(f, conn)
     if cursor:
         started, call_id = decode_cursor(cursor)
         conds.append(or_(Call.started < started, and_(Call.started == started, Call.id < call_id)))
@@ -102,7 +108,7 @@ def list_calls(engine: Engine, f: CallFilter, *, cursor: str | None = None, limi
     """Newest first; ``next_cursor`` is None on the last page."""
     limit = max(1, min(limit, 200))
     with engine.connect() as conn:
-        rows = conn.execute(_page_query(f, cursor, limit)).all()
+        rows = conn.execute(_page_query(f, cursor, limit, conn)).all()
         more = len(rows) > limit
         rows = rows[:limit]
         ids = [r.id for r in rows]
@@ -133,10 +139,10 @@ def summary(row, follow_up: str | None) -> CallSummary:
 
 def explain_calls(engine: Engine, f: CallFilter, *, cursor: str | None = None, limit: int = 50) -> str:
     """The database's plan for one page of the call list (SQLite or PostgreSQL)."""
-    stmt = _page_query(f, cursor, limit)
-    compiled = stmt.compile(engine, compile_kwargs={"literal_binds": True})
     prefix = "EXPLAIN QUERY PLAN " if engine.dialect.name == "sqlite" else "EXPLAIN "
     with engine.connect() as conn:
+        stmt = _page_query(f, cursor, limit, conn)
+        compiled = stmt.compile(engine, compile_kwargs={"literal_binds": True})
         rows = conn.exec_driver_sql(prefix + str(compiled)).all()
     return "\n".join(" ".join(str(c) for c in r) for r in rows)
 
@@ -198,6 +204,7 @@ class Overview:
     median_to_status_s: float | None               # call start -> lookup event
     status_samples: int
     open_follow_ups: tuple[tuple[str, int], ...]   # by reason, not done
+    sampled_calls: int = 0                         # calls the speech figures and median come from
 
     @property
     def total(self) -> int:
@@ -229,21 +236,32 @@ def overview(engine: Engine, first_day: dt.date, last_day: dt.date, tz: dt.tzinf
                                 .order_by(func.count().desc())).all()
         modes = conn.execute(select(Call.input_mode, func.count()).where(in_range).group_by(Call.input_mode)
                              .order_by(func.count().desc())).all()
-        ev = (select(CallEvent.kind, func.count()).join(Call, Call.id == CallEvent.call_id).where(in_range)
-              .where(or_(and_(CallEvent.kind == "speech", CallEvent.transcript != ""), CallEvent.kind == "no_input"))
-              .group_by(CallEvent.kind))
-        kinds = dict(conn.execute(ev).all())
-        lookups = conn.execute(
-            select(Call.started, func.min(CallEvent.at)).join(CallEvent, Call.id == CallEvent.call_id)
-            .where(in_range, CallEvent.kind == "lookup").group_by(Call.id, Call.started)).all()
+        # speech figures from the most recent calls only: a fixed cost however busy the period was
+        recent = (select(Call.id, Call.started).where(in_range).order_by(Call.started.desc(), Call.id.desc())
+                  .limit(SAMPLE_CALLS).subquery())
+        events = conn.execute(
+            select(recent.c.id, recent.c.started, CallEvent.kind, CallEvent.at, CallEvent.transcript != "")
+            .join(CallEvent, CallEvent.call_id == recent.c.id)
+            .where(CallEvent.kind.in_(("speech", "no_input", "lookup")))).all()
+        sampled = conn.execute(select(func.count()).select_from(recent)).scalar_one()
         reasons = conn.execute(select(FollowUp.reason, func.count()).where(FollowUp.state != "done")
                                .group_by(FollowUp.reason).order_by(func.count().desc())).all()
-    waits = [(at - started).total_seconds() for started, at in lookups if at is not None and started is not None]
+    heard = missed = 0
+    first_lookup: dict[str, float] = {}
+    for call_id, started, kind, at, has_text in events:
+        if kind == "speech" and has_text:
+            heard += 1
+        elif kind == "no_input":
+            missed += 1
+        elif kind == "lookup" and at is not None and started is not None:
+            wait = (at - started).total_seconds()
+            first_lookup[call_id] = min(wait, first_lookup.get(call_id, wait))
+    waits = list(first_lookup.values())
     return Overview(
         days=tuple(days),
         outcomes=tuple((o or "unknown", n) for o, n in outcomes),
         input_modes=tuple((m or "unknown", n) for m, n in modes),
-        speech_heard=kinds.get("speech", 0), speech_missed=kinds.get("no_input", 0),
+        speech_heard=heard, speech_missed=missed, sampled_calls=sampled,
         median_to_status_s=statistics.median(waits) if waits else None, status_samples=len(waits),
         open_follow_ups=tuple((r, n) for r, n in reasons),
     )

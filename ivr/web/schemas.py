@@ -198,6 +198,7 @@ class OverviewPublic(BaseModel):
     speech_heard: int
     speech_missed: int
     median_to_status_s: float | None
+    sampled_calls: int          # the speech figures and the median come from this many latest calls
     open_follow_ups: list[CountPublic]
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
+
 from ivr.ports import CallInfo
 from ivr.web import queries
 
@@ -17,7 +19,9 @@ def _ids(client, **params) -> list[str]:
     return [c["id"] for c in r.json()["items"]]
 
 
-def test_filters(operator, env):
+@pytest.mark.parametrize("in_limit", [2000, -1], ids=["from-follow-ups", "walk-calls"])
+def test_filters(operator, env, monkeypatch, in_limit):
+    monkeypatch.setattr(queries, "IN_LIMIT", in_limit)
     spool = env.settings.spool
     day = dt.timedelta(days=1)
     a = make_call(env.store, spool, started=NOW - 3 * day, outcome="answered", mode="speech")
@@ -70,14 +74,25 @@ def test_keyset_paging_walks_every_call_once(operator, env):
     assert "Halaman pertama" in html
 
 
-def test_call_list_query_uses_the_started_index(env):
-    plan = queries.explain_calls(env.store.engine, queries.CallFilter())
-    assert "ix_calls_started" in plan and "TEMP B-TREE" not in plan.upper(), plan
+def test_call_list_queries_use_indexes(env, monkeypatch):
+    """No page of the call list scans the calls table or sorts it (benchmarks/web_calls_paging.py
+    times the same queries on a million calls)."""
+    engine = env.store.engine
     cursor = queries.encode_cursor(NOW, "ffffffff")
-    plan = queries.explain_calls(env.store.engine, queries.CallFilter(follow_up="open", has_recording=True),
-                                 cursor=cursor)
+    plan = queries.explain_calls(engine, queries.CallFilter(), cursor=cursor)
     assert "ix_calls_started" in plan and "TEMP B-TREE" not in plan.upper(), plan
-    assert "SCAN follow_ups" not in plan and "SCAN recordings" not in plan, plan
+    plan = queries.explain_calls(engine, queries.CallFilter(has_recording=True, follow_up="none"), cursor=cursor)
+    assert "ix_calls_started" in plan and "TEMP B-TREE" not in plan.upper(), plan
+    assert "ix_recordings_call_id" in plan and "ix_follow_ups_call_id" in plan, plan
+    plan = queries.explain_calls(engine, queries.CallFilter(outcome="answered"), cursor=cursor)
+    assert "ix_calls_outcome_started" in plan, plan
+    # a rare follow-up state: start from the follow-ups ...
+    plan = queries.explain_calls(engine, queries.CallFilter(follow_up="open"), cursor=cursor)
+    assert "ix_follow_ups_state_created" in plan and "SCAN calls" not in plan, plan
+    # ... a common one: walk the calls newest first
+    monkeypatch.setattr(queries, "IN_LIMIT", -1)
+    plan = queries.explain_calls(engine, queries.CallFilter(follow_up="open"), cursor=cursor)
+    assert "ix_calls_started" in plan and "ix_follow_ups_call_id" in plan and "SCAN" not in plan, plan
 
 
 def test_call_page_shows_the_timeline_with_prompt_texts_and_masks(operator, env):

@@ -89,36 +89,3 @@ def sequence_nll(logp: torch.Tensor, out_lens: torch.Tensor, labels: torch.Tenso
     end2 = skippable[idx, label_lens - 1] & (label_lens > 1)
     total = torch.where(end2, torch.logaddexp(last, before), last)
     return -(total / out_lens.to(logp.dtype))
-
-
-def viterbi_counts(logp: torch.Tensor, n: int, labels: list[int], skippable: list[bool]) -> list[int]:
-    """Best alignment of one utterance (for priors): pdf id per output frame."""
-    import numpy as np
-
-    lp = logp[:n].detach().numpy()
-    s_max = len(labels)
-    neg = -1e30
-    score = np.full(s_max, neg)
-    back = np.zeros((n, s_max), np.int32)
-    score[0] = lp[0, labels[0]]
-    if s_max > 1 and skippable[0]:
-        score[1] = lp[0, labels[1]]
-    lab = np.asarray(labels)
-    skip_in = np.zeros(s_max, bool)
-    skip_in[2:] = np.asarray(skippable[1:-1], bool)
-    for t in range(1, n):
-        prev1 = np.full(s_max, neg)
-        prev1[1:] = score[:-1]
-        prev2 = np.full(s_max, neg)
-        prev2[2:] = score[:-2]
-        cand = np.stack([score, prev1, np.where(skip_in, prev2, neg)])
-        arg = cand.argmax(0)
-        back[t] = np.arange(s_max) - arg
-        score = cand.max(0) + lp[t, lab]
-    end = s_max - 1
-    if s_max > 1 and skippable[-1] and score[s_max - 2] > score[end]:
-        end = s_max - 2
-    path = [end]
-    for t in range(n - 1, 0, -1):
-        path.append(back[t, path[-1]])
-    return [labels[s] for s in reversed(path)]

@@ -12,7 +12,7 @@ import torch
 from tqdm import tqdm
 
 from ivr.speech.train.data import Example
-from ivr.speech.train.nnet import Tdnn, sequence_nll, viterbi_counts
+from ivr.speech.train.nnet import Tdnn, sequence_nll
 
 
 @dataclass(frozen=True)
@@ -122,14 +122,17 @@ def train(examples: Sequence[Example], num_pdfs: int, cfg: TrainConfig, feat_dim
 
 @torch.no_grad()
 def estimate_priors(net: Tdnn, examples: Sequence[Example], num_pdfs: int, limit: int = 1500) -> np.ndarray:
-    """State priors from the best alignments of (a sample of) the training data."""
-    counts = np.ones(num_pdfs)
+    """State priors: the network's posteriors averaged over (a sample of) the
+    training frames, which is what the decoder divides by."""
     rng = random.Random(0)
     sample = rng.sample(range(len(examples)), min(limit, len(examples)))
+    chosen = [examples[i] for i in sample]
+    total = torch.zeros(num_pdfs, dtype=torch.float64)
     net.eval()
-    for i in tqdm(sample, desc="priors", unit="utt", leave=False):
-        e = examples[i]
-        logp = net(torch.from_numpy(e.feats.astype(np.float32))[None])[0]
-        for pdf in viterbi_counts(logp, logp.shape[0], e.labels.tolist(), e.skippable.tolist()):
-            counts[pdf] += 1
-    return counts / counts.sum()
+    for idx in tqdm(_batches(chosen, 24000, rng), desc="priors", unit="batch", leave=False):
+        feats, out_lens, _, _, _ = _collate(chosen, idx)
+        post = net(feats).exp()
+        mask = torch.arange(post.shape[1])[None, :] < out_lens[:, None]
+        total += (post * mask[:, :, None]).sum(dim=(0, 1)).double()
+    priors = (total + 1.0) / (total.sum() + num_pdfs)
+    return priors.numpy()

@@ -55,7 +55,7 @@ def overview(web: Web, store: Store, user: CurrentUser, days: Days = 14) -> Over
         outcomes=[CountPublic(key=k, label=label(OUTCOMES, k), count=n) for k, n in o.outcomes],
         input_modes=[CountPublic(key=k, label=label(INPUT_MODES, k), count=n) for k, n in o.input_modes],
         recognition_rate=o.recognition_rate, speech_heard=o.speech_heard, speech_missed=o.speech_missed,
-        median_to_status_s=o.median_to_status_s,
+        median_to_status_s=o.median_to_status_s, sampled_calls=o.sampled_calls,
         open_follow_ups=[CountPublic(key=k, label=label(REASONS, k), count=n) for k, n in o.open_follow_ups])
 
 
