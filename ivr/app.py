@@ -137,7 +137,8 @@ def build_hotline(settings: Settings, *, clock=None, recognizer=_FROM_SETTINGS, 
     flow = FlowConfig(
         max_tries=settings.max_tries, speech=recognizer is not None,
         operator_app=settings.operator_app, operator_target=settings.operator_target,
-        office_open=settings.office_open, office_close=settings.office_close, office_days=settings.open_days)
+        office_open=settings.office_open, office_close=settings.office_close, office_days=settings.open_days,
+        min_confidence=settings.min_confidence)
     runner_cfg = RunnerConfig(
         record_max_ms=settings.record_max_s * 1000, record_silence_s=settings.record_silence_s,
         complaint_max_ms=settings.complaint_max_s * 1000, keys_timeout_ms=settings.keys_timeout_ms,

@@ -72,6 +72,7 @@ class Settings(BaseSettings):
     office_days: str = "0,1,2,3,4"              # Monday=0
     timezone: str = "Asia/Jakarta"
     max_tries: int = Field(3, ge=1, le=9)
+    min_confidence: float = Field(0.5, ge=0.0, le=1.0)   # spoken yes/no/menu answers below it are asked again
     record_max_s: int = Field(20, ge=3, le=120)
     record_silence_s: int = Field(2, ge=1, le=10)
     complaint_max_s: int = Field(90, ge=10, le=600)

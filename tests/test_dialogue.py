@@ -197,3 +197,11 @@ def test_hang_up_mid_report_keeps_a_complaint():
     assert step.state is State.REPORT
     step = d.handle(step.state, step.context, HungUp(AT))
     assert step.actions[0].reason == "complaint" and step.actions[-1] == End("answered")
+
+
+def test_unsure_yes_is_asked_again_not_acted_on():
+    step = run(Dialogue(), keys(NIK), said("ya", conf=0.3))
+    assert step.state is State.CONFIRM
+    assert "error/not_understood" in prompts(step)
+    step = run(Dialogue(), keys(NIK), said("ya", conf=0.8))
+    assert step.state is State.LOOKUP

@@ -37,6 +37,9 @@ class FlowConfig:
     office_open: dt.time = dt.time(8, 0)
     office_close: dt.time = dt.time(16, 0)
     office_days: frozenset[int] = frozenset({0, 1, 2, 3, 4})
+    # Below this, a spoken yes/no or menu choice is asked again rather than acted on:
+    # a wrong "ya" would confirm a wrong NIK.  Digits are always read back instead.
+    min_confidence: float = 0.5
 
     def office_is_open(self, at: dt.datetime) -> bool:
         return at.weekday() in self.office_days and self.office_open <= at.time() < self.office_close
@@ -137,6 +140,8 @@ class Dialogue:
         if isinstance(event, KeysEntered):
             return keys_answer(event.keys, grammar)
         if isinstance(event, SpeechHeard):
+            if grammar != "digits" and event.confidence < self.cfg.min_confidence:
+                return NOTHING
             return speech_answer(event.text, grammar)
         if isinstance(event, NoInput):
             return None
