@@ -356,7 +356,14 @@ class _Call:
         await self.ch.play(ids, "")
         self.seq += 1
         name = f"{self.call_id or 'call'}-{action.purpose}-{self.seq:02d}"
-        rec = await self.ch.record(name, self.r.cfg.complaint_max_ms, self.r.cfg.complaint_silence_s, "#")
+        try:
+            rec = await self.ch.record(name, self.r.cfg.complaint_max_ms, self.r.cfg.complaint_silence_s, "#",
+                                       beep=True)
+        except CallerHungUp as exc:
+            partial = getattr(exc, "recording", None)
+            if partial is not None:
+                await self._store_quietly(self.r.store.add_recording, self.call_id, str(partial), action.purpose, 0)
+            raise
         heard = recording_has_voice(rec.path, self.r.cfg.min_message_ms)
         if rec.path is not None and rec.path.exists():
             await self._store_quietly(self.r.store.add_recording, self.call_id, str(rec.path), action.purpose,

@@ -96,8 +96,10 @@ class Channel(Protocol):
     async def collect_keys(self, max_digits: int, timeout_ms: int, prompt: str | None = None) -> KeysResult:
         """Collect keypad digits (``#`` ends entry early)."""
 
-    async def record(self, name: str, max_ms: int, silence_s: int, stop_keys: str) -> RecordResult:
-        """Record the caller into the spool under ``name``; a key in ``stop_keys`` stops it."""
+    async def record(self, name: str, max_ms: int, silence_s: int, stop_keys: str,
+                     beep: bool = False) -> RecordResult:
+        """Record the caller into the spool under ``name``; a key in ``stop_keys`` stops it.
+        A ``CallerHungUp`` raised here carries ``recording``: the partial file, or None."""
 
     async def transfer(self, app: str, args: str) -> str:
         """Run a dialplan application (Queue, Dial); returns its status text."""

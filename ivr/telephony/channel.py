@@ -135,16 +135,22 @@ class AgiChannel:
         return KeysResult(keys=keys, timed_out=reply.timed_out)
 
     async def record(self, name: str, max_ms: int, silence_s: int,
-                     stop_keys: str) -> RecordResult:
+                     stop_keys: str, beep: bool = False) -> RecordResult:
         local = self._spool_path(name)
         # Asterisk does not create folders; the spool is shared, so make it here.
         await asyncio.to_thread(local.parent.mkdir, parents=True, exist_ok=True)
         command = agi.format_record_file(f"{self.config.asterisk_spool}/{name}", RECORD_FORMAT,
-                                         stop_keys, max_ms, silence_s=silence_s)
+                                         stop_keys, max_ms, beep=beep, silence_s=silence_s)
         budget = self.config.slack_s + max(max_ms, 0) / 1000
-        reply = await self._interactive(command, timeout_s=budget)
-        if reply.data == "hangup":
-            raise self._gone("caller hung up while recording")
+        try:
+            reply = await self._interactive(command, timeout_s=budget)
+            if reply.data == "hangup":
+                raise self._gone("caller hung up while recording")
+        except CallerHungUp as exc:
+            # Asterisk keeps what it recorded before the hang-up: a report cut short is
+            # still worth an operator's ear.
+            exc.recording = local if await asyncio.to_thread(local.exists) else None
+            raise
         if reply.data == "writefile":
             raise ChannelError("Asterisk could not write the recording (check the spool volume)")
         key = None
