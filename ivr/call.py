@@ -115,19 +115,29 @@ class _Call:
         self.outcome = "abandoned"
         self.ended = False
         self.writes: list[asyncio.Future] = []
+        self.events: list[CallEventRecord] = []
 
     # --- plumbing -------------------------------------------------------------------------
     async def _db(self, fn, *args):
         return await asyncio.get_running_loop().run_in_executor(self.r.db_pool, fn, *args)
 
     async def _log(self, kind: str, **fields) -> None:
-        record = CallEventRecord(at=self.r.clock(), kind=kind, state=self.state.value, **fields)
-        await self._store_quietly(self.r.store.add_event, self.call_id, record)
+        """Note a step; steps are written together each time the call waits (``_flush``)."""
+        self.events.append(CallEventRecord(at=self.r.clock(), kind=kind, state=self.state.value, **fields))
 
-    async def _store_quietly(self, fn, *args) -> None:
+    async def _flush(self) -> None:
+        """Queue the steps noted so far as one write, before the call waits on anyone:
+        a crash then loses at most the step being taken."""
+        if self.events:
+            events, self.events = tuple(self.events), []
+            await self._store_quietly(self.r.store.add_events, self.call_id, events, flush=False)
+
+    async def _store_quietly(self, fn, *args, flush: bool = True) -> None:
         """Queue a call-log write; failures are logged (the journal has kept the data)."""
         if not self.call_id:
             return
+        if flush and self.events:
+            await self._flush()     # keep the log in the order things happened
         future = asyncio.get_running_loop().run_in_executor(self.r.write_pool, fn, *args)
         future.add_done_callback(self._write_done)
         self.writes.append(future)
@@ -193,6 +203,7 @@ class _Call:
         if self.ended:
             return
         self.ended = True
+        await self._flush()
         mode = {frozenset(): "none", frozenset({"keypad"}): "keypad",
                 frozenset({"speech"}): "speech"}.get(frozenset(self.modes), "mixed")
         await self._store_quietly(self.r.store.finish_call, self.call_id, self.r.clock(), self.outcome,
@@ -223,6 +234,7 @@ class _Call:
             return await self._record(action)
         if isinstance(action, Transfer):
             await self._log("transfer", detail={"app": action.app})
+            await self._flush()
             status = await self.ch.transfer(action.app, action.target)
             await self._log("transfer_done", detail={"status": status})
             return TransferDone(self.r.clock(), status)
@@ -273,6 +285,7 @@ class _Call:
             return  # the caller is already answering; don't talk over them
         ids = await self._resolve(items)
         await self._log("prompt", prompts=tuple(ids))
+        await self._flush()
         result = await self.ch.play(ids, stop_keys)
         if result.key:
             self.pending_key = result.key
@@ -284,6 +297,7 @@ class _Call:
         if first is None:
             ids = await self._resolve(ask.items)
             await self._log("prompt", prompts=tuple(ids), detail={"grammar": ask.grammar})
+            await self._flush()
             first = (await self.ch.play(ids, ALL_KEYS)).key
         if first is None and ask.speech and self.speech_ok:
             self.seq += 1
@@ -352,6 +366,7 @@ class _Call:
     async def _record(self, action: Record) -> Event:
         ids = await self._resolve(action.items)
         await self._log("prompt", prompts=tuple(ids))
+        await self._flush()
         self.pending_key = None
         await self.ch.play(ids, "")
         self.seq += 1

@@ -154,7 +154,8 @@ class Store(Protocol):
     def start_call(self, info: CallInfo, started: dt.datetime, *, call_id: str | None = None) -> str:
         """Open a call in the log; ``call_id`` lets the caller choose the id up front."""
 
-    def add_event(self, call_id: str, event: CallEventRecord) -> None: ...
+    def add_events(self, call_id: str, events: Sequence[CallEventRecord]) -> None:
+        """Append steps to a call's log, in order, in one write."""
 
     def add_recording(self, call_id: str, path: str, purpose: str, duration_ms: int) -> str: ...
 

@@ -27,21 +27,26 @@ SOUNDS = "/var/lib/asterisk/sounds/id/hotline"
 
 
 def prompts_copy(tmp_path: Path) -> Path:
-    """The repository's prompts, linked into a temporary folder so that a test can
-    render new dynamic prompts or edit texts without touching the repository."""
+    """The repository's prompts mirrored into a temporary folder: real folders, the
+    catalogue copied, each WAV a symbolic link (renderers replace a file by renaming
+    over it, which replaces the link, never the repository's file).  Tests may render
+    or edit prompts freely."""
     target = tmp_path / "prompts"
     if target.exists():
         return target
-    (target / "audio").mkdir(parents=True)
-    shutil.copy2(REPO / "prompts" / "prompts.toml", target / "prompts.toml")
-    for entry in (REPO / "prompts" / "audio").iterdir():
-        if entry.name in ("dyn", "manifest.json"):
-            if entry.is_dir():
-                shutil.copytree(entry, target / "audio" / entry.name)
-            else:
-                shutil.copy2(entry, target / "audio" / entry.name)
+    source = REPO / "prompts"
+    target.mkdir(parents=True)
+    shutil.copy2(source / "prompts.toml", target / "prompts.toml")
+    for path in (source / "audio").rglob("*"):
+        dest = target / path.relative_to(source)
+        if path.is_dir():
+            dest.mkdir(parents=True, exist_ok=True)
+        elif path.suffix == ".wav":
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            dest.symlink_to(path)
         else:
-            (target / "audio" / entry.name).symlink_to(entry)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, dest)
     (target / "audio" / "dyn").mkdir(exist_ok=True)
     return target
 

@@ -4,7 +4,8 @@ The acoustic model is monophone with one HMM state per phone (a self-loop and an
 exit transition), so the full HCLG for "any sequence of these phrases" is small and
 can be laid out directly:
 
-* state 0 is the word boundary: start state, final, with optional silence;
+* a start state, a "ready for a word" state and a "word done" state, with
+  optional silence (never two in a row) from start and from done to ready;
 * every word is a chain of phone states; the arc into a word carries the word as
   its output label, each phone state loops on its self-loop transition-id and
   leaves on its exit transition-id (one frame at least per phone);
@@ -162,43 +163,53 @@ class _Builder:
             self.arc(prev, exit_tid, 0, 0.0, nxt)
             prev = nxt
 
-    def silence(self, at: int, spec: GraphSpec) -> None:
-        """Optional silence looping on ``at``: one or more frames of the silence phone."""
+    def silence(self, src: int, dst: int, spec: GraphSpec) -> None:
+        """Optional silence from ``src`` to ``dst``: nothing, or one silence phone.
+
+        Silence never follows silence directly; otherwise a pause could be split
+        into pieces in exponentially many equal-scoring ways, which blows up the
+        lattice that Vosk determinises.
+        """
+        self.arc(src, 0, 0, 0.0, dst)
         self_tid, exit_tid = spec.transitions[spec.silence_phone]
         mid = self.state()
-        self.arc(at, self_tid, 0, spec.silence_cost, mid)
-        self.arc(at, exit_tid, 0, spec.silence_cost, at)
+        self.arc(src, 0, 0, spec.silence_cost, mid)
         self.arc(mid, self_tid, 0, 0.0, mid)
-        self.arc(mid, exit_tid, 0, 0.0, at)
+        self.arc(mid, exit_tid, 0, 0.0, dst)
 
 
 def build_hclg(spec: GraphSpec, phrases: Sequence[Sequence[str]]) -> Fst:
     """HCLG accepting any sequence (including none) of ``phrases``.
 
-    Words missing from the model's lexicon raise ``KeyError``; the caller decides
-    whether that is an error or a word to skip.
+    States: ``start`` -(optional silence)-> ``ready`` -(a phrase)-> ``done``
+    -(optional silence)-> ``ready`` ...; all three are final.  Words missing from
+    the model's lexicon raise ``KeyError``: the caller filters them first.
     """
     b = _Builder()
-    loop = b.state()
-    b.silence(loop, spec)
+    start, ready, done = b.state(), b.state(), b.state()
+    b.silence(start, ready, spec)
+    b.silence(done, ready, spec)
     seen: set[tuple[str, ...]] = set()
     for phrase in phrases:
         phrase = tuple(phrase)
         if not phrase or phrase in seen:
             continue
         seen.add(phrase)
-        src = loop
+        src = ready
         for i, word in enumerate(phrase):
             pron = spec.lexicon[word]
-            cost = spec.word_cost + (spec.unk_cost if pron == ("spn",) or word == "[unk]" else 0.0)
+            cost = spec.word_cost + (spec.unk_cost if word == "[unk]" else 0.0)
             if i == len(phrase) - 1:
-                dst = loop
+                dst = done
             else:
-                dst = b.state()
-                b.silence(dst, spec)
+                end, dst = b.state(), b.state()
+                b.phones(src, pron, spec, spec.words[word], cost, end)
+                b.silence(end, dst, spec)
+                src = dst
+                continue
             b.phones(src, pron, spec, spec.words[word], cost, dst)
-            src = dst
-    return Fst(num_states=b.num_states, start=loop, finals={loop: 0.0}, arcs=tuple(b.arcs))
+    finals = {start: 0.0, ready: 0.0, done: 0.0}
+    return Fst(num_states=b.num_states, start=start, finals=finals, arcs=tuple(b.arcs))
 
 
 def parse_grammar(phrases: Sequence[str], spec: GraphSpec) -> tuple[list[list[str]], list[str]]:

@@ -54,10 +54,17 @@ class JournalingStore:
         return call_id
 
     def add_event(self, call_id: str, event: CallEventRecord) -> None:
-        data = dataclasses.asdict(event)
-        data["at"] = event.at.isoformat()
-        self._do("add_event", call_id, {"event": json.loads(json.dumps(data, default=str))},
-                 lambda op: self.store.add_event(call_id, event, op_id=op))
+        self.add_events(call_id, (event,))
+
+    def add_events(self, call_id: str, events) -> None:
+        events = tuple(events)
+        payload = []
+        for event in events:
+            data = dataclasses.asdict(event)
+            data["at"] = event.at.isoformat()
+            payload.append(json.loads(json.dumps(data, default=str)))
+        self._do("add_events", call_id, {"events": payload},
+                 lambda op: self.store.add_events(call_id, events, op_id=op))
 
     def add_recording(self, call_id: str, path: str, purpose: str, duration_ms: int) -> str:
         rid = str(uuid.uuid4())
@@ -183,11 +190,8 @@ class JournalingStore:
             info = data["info"]
             info["env"] = tuple(tuple(pair) for pair in info.get("env", ()))
             s.start_call(CallInfo(**info), dt.datetime.fromisoformat(data["started"]), call_id=call_id, op_id=op)
-        elif m == "add_event":
-            ev = data["event"]
-            ev["at"] = dt.datetime.fromisoformat(ev["at"])
-            ev["prompts"] = tuple(ev.get("prompts", ()))
-            s.add_event(call_id, CallEventRecord(**ev), op_id=op)
+        elif m in ("add_event", "add_events"):
+            s.add_events(call_id, [_event(ev) for ev in data.get("events", [data.get("event")])], op_id=op)
         elif m == "add_recording":
             s.add_recording(call_id, data["path"], data["purpose"], data["duration_ms"],
                             recording_id=data["recording_id"], op_id=op)
@@ -217,6 +221,13 @@ class JournalingStore:
         fd = os.open(self.dead_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         with os.fdopen(fd, "a", encoding="utf-8") as f:
             f.write(json.dumps(entry) + "\n")
+
+
+def _event(ev: dict) -> CallEventRecord:
+    ev = dict(ev)
+    ev["at"] = dt.datetime.fromisoformat(ev["at"])
+    ev["prompts"] = tuple(ev.get("prompts", ()))
+    return CallEventRecord(**ev)
 
 
 def default_journal_path(settings) -> Path:

@@ -28,7 +28,7 @@ class OperatorQueries:
         q = select(func.count()).select_from(Recipient)
         if not include_demo:
             q = q.where(Recipient.is_demo.is_(False))
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             return conn.execute(q).scalar_one()
 
     @guarded
@@ -74,14 +74,14 @@ class OperatorQueries:
             q = q.where(FollowUp.reason == reason)
         if assignee:
             q = q.where(FollowUp.assignee == assignee)
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             ids = conn.execute(q.order_by(FollowUp.created.desc(), FollowUp.id.desc())
                                .limit(limit).offset(offset)).scalars().all()
             return [self._follow_up(conn, fid) for fid in ids]
 
     @guarded
     def get_follow_up(self, follow_up_id: int) -> FollowUpView | None:
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             exists = conn.execute(select(FollowUp.id).where(FollowUp.id == follow_up_id)).first()
             return self._follow_up(conn, follow_up_id) if exists else None
 
@@ -126,7 +126,7 @@ class OperatorQueries:
         q = select(func.count()).select_from(FollowUp)
         if state:
             q = q.where(FollowUp.state == state)
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             return conn.execute(q).scalar_one()
 
     # --- users ------------------------------------------------------------------------
@@ -142,13 +142,13 @@ class OperatorQueries:
 
     @guarded
     def get_user(self, name: str) -> UserView | None:
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             r = conn.execute(select(User).where(User.name == name)).first()
         return _user(r) if r else None
 
     @guarded
     def list_users(self) -> list[UserView]:
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             return [_user(r) for r in conn.execute(select(User).order_by(User.name)).all()]
 
     @guarded
@@ -188,7 +188,7 @@ class OperatorQueries:
             q = q.where(AuditEntry.user == user)
         if since is not None:
             q = q.where(AuditEntry.at >= since)
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             rows = conn.execute(q.order_by(AuditEntry.at.desc(), AuditEntry.id.desc()).limit(limit).offset(offset)).all()
         return [AuditView(at=r.at, user=r.user, action=r.action, target=r.target, detail=r.detail) for r in rows]
 

@@ -60,6 +60,16 @@ class SqlStore(OperatorQueries):
             create_schema(engine)
         return cls(engine, settings.secret())
 
+    def _read(self) -> Connection:
+        """A connection for read-only work.  On PostgreSQL it runs in autocommit: a lookup is
+        then one round trip instead of BEGIN, SELECT and ROLLBACK."""
+        engine = self.engine
+        if getattr(self, "_read_for", None) is not engine:
+            self._read_engine = (engine if engine.dialect.name == "sqlite"
+                                 else engine.execution_options(isolation_level="AUTOCOMMIT"))
+            self._read_for = engine
+        return self._read_engine.connect()
+
     @contextlib.contextmanager
     def _tx(self) -> Iterator[Connection]:
         with self.engine.begin() as conn:
@@ -80,7 +90,7 @@ class SqlStore(OperatorQueries):
     # --- the call runner's port ----------------------------------------------------
     @guarded
     def lookup(self, nik: str) -> RecipientInfo | None:
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             row = conn.execute(
                 select(Recipient.status, Recipient.name, Recipient.phase, Recipient.collection_date,
                        Recipient.time_start, Recipient.time_end, Recipient.place, Recipient.address,
@@ -116,8 +126,7 @@ class SqlStore(OperatorQueries):
                 conn.execute(stmt)
         return cid
 
-    @guarded
-    def add_event(self, call_id: str, event: CallEventRecord, *, op_id: str | None = None) -> None:
+    def _event_row(self, call_id: str, seq: int, event: CallEventRecord) -> dict:
         detail = _jsonable(event.detail or {})
         keys = protect.mask_digits(event.keys)
         transcript = protect.mask_spoken(event.transcript)
@@ -126,24 +135,35 @@ class SqlStore(OperatorQueries):
         if keys != event.keys or transcript != event.transcript or detail_changed:
             secret = self._p.encrypt(json.dumps(
                 {"keys": event.keys, "transcript": event.transcript, "detail": detail}))
-        next_seq = (select(func.coalesce(func.max(CallEvent.seq), 0) + 1)
-                    .where(CallEvent.call_id == call_id).scalar_subquery())
-        # one statement: the sequence number is taken under the write lock (no read-then-write race)
-        src = select(
-            literal(call_id), next_seq, literal(event.at, UtcDateTime()), literal(event.kind[:20]),
-            literal(event.state[:40]), literal(list(event.prompts), CallEvent.prompts.type),
-            literal(keys[:64]), literal(transcript), literal(event.confidence, CallEvent.confidence.type),
-            literal(masked_detail, CallEvent.detail.type), literal(secret, CallEvent.secret_enc.type),
-        )
-        cols = ["call_id", "seq", "at", "kind", "state", "prompts", "keys", "transcript",
-                "confidence", "detail", "secret_enc"]
+        return dict(call_id=call_id, seq=seq, at=event.at, kind=event.kind[:20], state=event.state[:40],
+                    prompts=list(event.prompts), keys=keys[:64], transcript=transcript,
+                    confidence=event.confidence, detail=masked_detail, secret_enc=secret)
+
+    @guarded
+    def add_event(self, call_id: str, event: CallEventRecord, *, op_id: str | None = None) -> None:
+        self.add_events(call_id, (event,), op_id=op_id)
+
+    @guarded
+    def add_events(self, call_id: str, events, *, op_id: str | None = None) -> None:
+        """Several steps of one call in one transaction (the call runner batches the
+        steps between two waits on the caller)."""
+        events = tuple(events)
+        if not events:
+            return
         with self._tx() as conn:
             if not self._claim(conn, op_id):
                 return
-            conn.execute(self._insert(conn, CallEvent).from_select(cols, src))
-            if event.kind == "lookup":
-                status = str(detail.get("status") or event.state or "")[:20] if isinstance(detail, dict) else event.state
-                conn.execute(update(Call).where(Call.id == call_id).values(lookup_status=status or None))
+            # One writer per call (its runner, or the journal replaying it), so the
+            # next sequence number can be read once for the batch.
+            base = conn.execute(select(func.coalesce(func.max(CallEvent.seq), 0))
+                                .where(CallEvent.call_id == call_id)).scalar()
+            conn.execute(self._insert(conn, CallEvent),
+                         [self._event_row(call_id, base + i, e) for i, e in enumerate(events, start=1)])
+            for event in events:
+                if event.kind == "lookup":
+                    detail = event.detail if isinstance(event.detail, dict) else {}
+                    status = str(detail.get("status") or event.state or "")[:20]
+                    conn.execute(update(Call).where(Call.id == call_id).values(lookup_status=status or None))
 
     @guarded
     def add_recording(self, call_id: str, path: str, purpose: str, duration_ms: int, *,
@@ -210,7 +230,7 @@ class SqlStore(OperatorQueries):
         q = select(TrainingUtterance.path, TrainingUtterance.digits_enc, TrainingUtterance.created)
         if since is not None:
             q = q.where(TrainingUtterance.created >= since)
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             rows = conn.execute(q.order_by(TrainingUtterance.id)).all()
         return [(r.path, self._p.decrypt(r.digits_enc), r.created) for r in rows]
 
@@ -244,7 +264,7 @@ class SqlStore(OperatorQueries):
             b_started, b_id = before
             conds.append(or_(Call.started < b_started, and_(Call.started == b_started, Call.id < b_id)))
         q = select(Call).where(*conds).order_by(Call.started.desc(), Call.id.desc()).limit(limit).offset(offset)
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             rows = conn.execute(q).all()
             reasons = self._first_reasons(conn, [r.id for r in rows])
         return [_summary(r, reasons.get(r.id)) for r in rows]
@@ -254,7 +274,7 @@ class SqlStore(OperatorQueries):
                     outcome: str | None = None, input_mode: str | None = None, nik: str | None = None,
                     follow_up: bool | None = None) -> int:
         conds = self._call_filters(since, until, outcome, input_mode, nik, follow_up)
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             return conn.execute(select(func.count()).select_from(Call).where(*conds)).scalar_one()
 
     def _first_reasons(self, conn: Connection, ids: list[str]) -> dict[str, str]:
@@ -271,7 +291,7 @@ class SqlStore(OperatorQueries):
     def find_call_ids(self, prefix: str, limit: int = 2) -> list[str]:
         """Call ids starting with ``prefix`` (the CLI shows the first 8 characters)."""
         safe = prefix.replace("%", "").replace("_", "")
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             return list(conn.execute(select(Call.id).where(Call.id.like(safe + "%")).limit(limit)).scalars())
 
     @guarded

@@ -587,7 +587,8 @@ async def _converse(call: _Call, reader: asyncio.StreamReader, writer: asyncio.S
     sent = time.perf_counter()
     while True:
         raw = await reader.readline()
-        call.step_latencies.append(time.perf_counter() - sent)
+        if raw:
+            call.step_latencies.append(time.perf_counter() - sent)
         if not raw:
             if call.live:
                 call.ended_by = "service-closed"

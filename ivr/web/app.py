@@ -123,15 +123,16 @@ def create_app(settings: Settings, store=None, *, clock: Callable[[], float] = t
                now: Callable[[], dt.datetime] | None = None, renderer: Renderer | None = None,
                previewer: Previewer | None = None, max_upload_bytes: int = 20 * 1024 * 1024,
                throttle: ThrottlePolicy = ThrottlePolicy()) -> FastAPI:
-    """Build the app.  ``clock`` drives login throttling (monotonic seconds), ``now`` the
-    wall clock (the overview's "today"); ``renderer``/``previewer`` render prompt audio."""
+    """Build the app.  ``clock`` (monotonic seconds) drives login throttling and the overview's
+    cache, ``now`` is the wall clock (the overview's "today"); ``renderer``/``previewer``
+    render prompt audio (tests pass fakes: the real TTS takes seconds)."""
     try:
         tz = ZoneInfo(settings.timezone)
     except (KeyError, ValueError):
         tz = ZoneInfo("Asia/Jakarta")
     web = WebContext(
         settings=settings, store=store, codec=SessionCodec(settings.secret()),
-        throttle=LoginThrottle(throttle, clock), templates=make_templates(tz), tz=tz,
+        throttle=LoginThrottle(throttle, clock), templates=make_templates(tz), tz=tz, clock=clock,
         now=now or (lambda: dt.datetime.now(tz)), renderer=renderer or default_renderer,
         previewer=previewer or default_previewer, max_upload_bytes=max_upload_bytes)
     # the schema is served behind sign-in (/api/openapi.json); no docs UI (it would load from a CDN)
@@ -173,7 +174,8 @@ def _handlers(app: FastAPI) -> None:
         if request.method == "GET" and request.url.path not in ("/", "/login"):
             from urllib.parse import quote
 
-            target += "?next=" + quote(request.url.path + (("?" + request.url.query) if request.url.query else ""), safe="")
+            here = request.url.path + (("?" + request.url.query) if request.url.query else "")
+            target += "?next=" + quote(here, safe="")
         return RedirectResponse(target, status_code=303)
 
     @app.exception_handler(StarletteHTTPException)
@@ -188,8 +190,8 @@ def _handlers(app: FastAPI) -> None:
         if is_api(request):
             errors = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", "")} for e in exc.errors()]
             return JSONResponse({"detail": errors}, status_code=422)
-        return page(request, "error.html", {"status": 422, "message": "Isian tidak sah: periksa lagi lalu kirim ulang."},
-                    status_code=422)
+        message = "Isian tidak sah: periksa lagi lalu kirim ulang."
+        return page(request, "error.html", {"status": 422, "message": message}, status_code=422)
 
     @app.exception_handler(StoreError)
     async def store_down(request: Request, exc: StoreError):

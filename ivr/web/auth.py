@@ -83,6 +83,9 @@ def ensure_first_admin(store, settings) -> str | None:
     return None if given else password
 
 
+MAX_TRACKED = 10_000
+
+
 @dataclass(frozen=True)
 class ThrottlePolicy:
     max_failures: int = 5          # failures allowed inside the window ...
@@ -127,6 +130,10 @@ class LoginThrottle:
         with self._lock:
             for key in self._keys(name, address):
                 self._prune(key, now).append(now)
+            if len(self._failures) > MAX_TRACKED:
+                # many made-up names: forget the keys whose failures have all aged out
+                for key in [k for k in self._failures if not self._prune(k, now)]:
+                    del self._failures[key]
 
     def succeeded(self, name: str, address: str) -> None:
         # the user proved who they are; the address keeps its count (one address, many names)

@@ -33,10 +33,10 @@ def column_chart(points: list[tuple[str, int]], *, title: str, width: int = 1000
         parts.append(f'<rect x="{x:.1f}" y="{y:.1f}" width="{bar_w:.1f}" height="{h:.1f}" fill="{PALETTE[0]}">'
                      f"<title>{escape(label)}: {_fmt(value)}</title></rect>")
         if value:
-            parts.append(f'<text x="{x + bar_w / 2:.1f}" y="{y - 3:.1f}" font-size="10" text-anchor="middle">'
+            parts.append(f'<text x="{x + bar_w / 2:.1f}" y="{y - 3:.1f}" font-size="12" text-anchor="middle">'
                          f"{_fmt(value)}</text>")
         if i % every == 0:
-            parts.append(f'<text x="{x + bar_w / 2:.1f}" y="{height - 18}" font-size="10" text-anchor="middle">'
+            parts.append(f'<text x="{x + bar_w / 2:.1f}" y="{height - 18}" font-size="12" text-anchor="middle">'
                          f"{escape(label)}</text>")
     parts.append("</svg>")
     return Markup("".join(parts))

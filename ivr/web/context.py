@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -44,8 +46,26 @@ class WebContext:
     renderer: Renderer = default_renderer
     previewer: Previewer = default_previewer
     max_upload_bytes: int = 20 * 1024 * 1024
+    overview_ttl_s: float = 60.0         # the overview's figures are reused this long (0: never)
+    clock: Callable[[], float] = time.monotonic
     first_admin_password: str | None = field(default=None, repr=False)
     _catalog: tuple[float, object] | None = field(default=None, repr=False)
+    _cache: dict = field(default_factory=dict, repr=False)
+    _cache_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def cached(self, key: tuple, ttl_s: float, compute: Callable[[], object]):
+        """``compute()``'s result, reused for ``ttl_s`` seconds (a few busy pages, one query)."""
+        now = self.clock()
+        with self._cache_lock:
+            hit = self._cache.get(key)
+            if hit is not None and ttl_s > 0 and now - hit[0] < ttl_s:
+                return hit[1]
+        value = compute()
+        with self._cache_lock:
+            if len(self._cache) > 64:
+                self._cache.clear()
+            self._cache[key] = (now, value)
+        return value
 
     def catalog(self):
         """The prompt catalog, re-read when the file changes (an edit on the prompts page)."""

@@ -53,3 +53,29 @@ def label(table: dict[str, str], code: str | None) -> str:
     if code.startswith("speech:"):
         return "Ucapan (" + code.split(":", 1)[1] + ")"
     return table.get(code, code)
+
+
+# What the call flow writes on a follow-up, in the operators' language; unknown text is shown as is.
+DETAILS = {
+    "caller hung up while recording a report": "Penelepon menutup telepon saat merekam laporan",
+    "caller hung up while leaving a message": "Penelepon menutup telepon saat meninggalkan pesan",
+    "caller hung up after repeated failures": "Penelepon menutup telepon setelah gagal berulang kali",
+    "caller hung up while waiting for an operator": "Penelepon menutup telepon saat menunggu petugas",
+    "no lookup result": "Pencarian data tidak memberi hasil",
+    "NIK not in the recipient list": "NIK tidak ada di daftar penerima",
+    "voice report recorded": "Laporan suara terekam",
+    "offered a callback, no answer": "Ditawari telepon balik, tidak menjawab",
+    "voice message left": "Pesan suara ditinggalkan",
+    "no message could be recorded": "Pesan tidak bisa direkam",
+    "no choice made after repeated failures": "Tidak memilih apa pun setelah gagal berulang kali",
+    "the telephone connection to the service broke": "Sambungan telepon ke layanan terputus",
+    "internal error during the call": "Kesalahan internal selama panggilan",
+    "operator busy": "Petugas sibuk",
+    "office closed": "Di luar jam kerja",
+    "caller hung up": "Penelepon menutup telepon",
+    "caller asked to be called back": "Penelepon minta ditelepon balik",
+}
+
+
+def detail(text: str | None) -> str:
+    return DETAILS.get((text or "").strip(), text or "")

@@ -46,7 +46,7 @@ def make_templates(tz: ZoneInfo) -> Jinja2Templates:
         L=labels, label=labels.label, OUTCOMES=labels.OUTCOMES, INPUT_MODES=labels.INPUT_MODES,
         REASONS=labels.REASONS, STATES=labels.STATES, RECIPIENT_STATUSES=labels.RECIPIENT_STATUSES,
         FOLLOW_UP_FILTERS=labels.FOLLOW_UP_FILTERS, PURPOSES=labels.PURPOSES, ROLES=labels.ROLES,
-        AUDIT_ACTIONS=labels.AUDIT_ACTIONS,
+        AUDIT_ACTIONS=labels.AUDIT_ACTIONS, detail=labels.detail,
     )
     return templates
 

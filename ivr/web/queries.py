@@ -100,6 +100,8 @@ def _page_query(f: CallFilter, cursor: str | None, limit: int, conn: Connection)
     conds = _conditions(f, conn)
     if cursor:
         started, call_id = decode_cursor(cursor)
+        # the plain bound lets every planner seek the index; the OR breaks ties on equal start times
+        conds.append(Call.started <= started)
         conds.append(or_(Call.started < started, and_(Call.started == started, Call.id < call_id)))
     return (select(Call).where(*conds).order_by(Call.started.desc(), Call.id.desc()).limit(limit + 1))
 
@@ -165,7 +167,8 @@ def get_recording(engine: Engine, recording_id: str) -> RecordingRef | None:
     return RecordingRef(r.id, r.call_id, r.path, r.purpose, r.duration_ms, r.created) if r else None
 
 
-def recordings_of_calls(engine: Engine, call_ids: list[str], purpose: str | None = None) -> dict[str, list[RecordingRef]]:
+def recordings_of_calls(engine: Engine, call_ids: list[str],
+                        purpose: str | None = None) -> dict[str, list[RecordingRef]]:
     if not call_ids:
         return {}
     q = select(Recording).where(Recording.call_id.in_(call_ids))
@@ -174,7 +177,8 @@ def recordings_of_calls(engine: Engine, call_ids: list[str], purpose: str | None
     out: dict[str, list[RecordingRef]] = {}
     with engine.connect() as conn:
         for r in conn.execute(q.order_by(Recording.created, Recording.id)):
-            out.setdefault(r.call_id, []).append(RecordingRef(r.id, r.call_id, r.path, r.purpose, r.duration_ms, r.created))
+            ref = RecordingRef(r.id, r.call_id, r.path, r.purpose, r.duration_ms, r.created)
+            out.setdefault(r.call_id, []).append(ref)
     return out
 
 

@@ -172,12 +172,34 @@ def test_cli_users_add(settings, env):
     user = env.store.get_user("budi")
     assert user.role == "operator" and verify_password(user.password_hash, "budi-password-1")
     assert "budi-password-1" not in r.stdout + r.stderr
-    r = _ivr(settings, "users", "add", "budi", "--role", "admin", "--password-stdin", stdin="another-pass-1\n")
-    assert r.returncode == 1 and "already exists" in r.stderr
-    r = _ivr(settings, "users", "add", "ani", "--role", "admin", "--password-stdin", stdin="short\n")
-    assert r.returncode == 2 and env.store.get_user("ani") is None
     with TestClient(env.app) as c:
         assert sign_in(c, "budi", "budi-password-1")
+
+
+def test_cli_users_refusals(env, monkeypatch, capsys):
+    import argparse
+    import io
+
+    from ivr.web import cli
+
+    parser = argparse.ArgumentParser()
+    cli.register(parser.add_subparsers())
+    monkeypatch.setattr(cli, "_store", lambda: env.store)
+
+    def run(*argv: str, stdin: str) -> int:
+        monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
+        args = parser.parse_args(list(argv))
+        return args.func(args)
+
+    assert run("users", "add", "siti", "--role", "admin", "--password-stdin", stdin="another-pass-1\n") == 1
+    assert "already exists" in capsys.readouterr().err
+    assert run("users", "add", "ani", "--role", "admin", "--password-stdin", stdin="short\n") == 2
+    assert env.store.get_user("ani") is None
+    assert run("users", "passwd", "siti", "--password-stdin", stdin="a-brand-new-pass\n") == 0
+    assert verify_password(env.store.get_user("siti").password_hash, "a-brand-new-pass")
+    assert run("users", "disable", "siti", stdin="") == 0 and env.store.get_user("siti").disabled
+    with pytest.raises(SystemExit):
+        parser.parse_args(["users", "add", "x", "--role", "root"])
 
 
 def test_administrators_manage_accounts(admin, env):
@@ -196,3 +218,18 @@ def test_administrators_manage_accounts(admin, env):
         assert c.post("/api/session", json={"name": "rina", "password": "rina-password-1"}).status_code == 401
         assert sign_in(c, "joko", "joko-password-1")
     assert admin.post("/users/state", data={"csrf_token": token, "name": "admin", "disabled": "true"}).status_code == 422
+
+
+def test_throttle_forgets_aged_out_names(monkeypatch):
+    from ivr.web import auth
+
+    monkeypatch.setattr(auth, "MAX_TRACKED", 50)
+    clock = [0.0]
+    throttle = auth.LoginThrottle(clock=lambda: clock[0])
+    for i in range(40):
+        throttle.failed(f"user{i}", "10.0.0.1")
+    clock[0] += 16 * 60
+    for i in range(40, 80):
+        throttle.failed(f"user{i}", "10.0.0.2")
+    assert len(throttle._failures) <= 50 + 2
+    assert throttle.retry_after("user79", "10.0.0.3") == 0

@@ -149,5 +149,13 @@ def test_upload_a_recipient_list(page, server, env, tmp_path):
     shot(page, "09-recipient-search")
     page.goto(server + "/prompts")
     shot(page, "10-prompts")
+    page.goto(server + "/prompts/edit?id=status/scheduled")
+    page.click("button[value=preview]")
+    page.wait_for_function("() => { const a = document.querySelector('#preview');"
+                           " return a && a.readyState >= 1 && a.duration > 0; }")
+    shot(page, "11-prompt-edit-preview")
     page.goto(server + "/audit")
-    shot(page, "11-audit")
+    assert page.locator("#audit >> text=Mencari penerima").count() == 1
+    shot(page, "12-audit")
+    page.goto(server + "/users")
+    shot(page, "13-users")

@@ -36,6 +36,7 @@ def test_forms_on_the_queue_page(operator, env):
     token = operator.headers["X-CSRF-Token"]
     page = operator.get("/follow-ups")
     assert f'id="fu-{fid}"' in page.text and "Permintaan telepon balik" in page.text
+    assert "Penelepon menutup telepon" in page.text          # the flow's English detail, in Indonesian
     form = lambda extra: {"csrf_token": token, "back": "/follow-ups?state=all", **extra}  # noqa: E731
     r = operator.post(f"/follow-ups/{fid}/assign", data=form({}), follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"] == f"/follow-ups?state=all#fu-{fid}"
@@ -59,3 +60,11 @@ def test_mine_filter(operator, admin, env):
     operator.patch(f"/api/follow-ups/{a}", json={"assign_to_me": True})
     admin.patch(f"/api/follow-ups/{b}", json={"assign_to_me": True})
     assert [i["id"] for i in operator.get("/api/follow-ups", params={"mine": True}).json()] == [a]
+
+
+def test_text_from_users_is_escaped(operator, env):
+    make_call(env.store, env.settings.spool, follow_up="callback")
+    fid = env.store.list_follow_ups()[0].id
+    operator.patch(f"/api/follow-ups/{fid}", json={"note": "<script>alert(1)</script>"})
+    html = operator.get("/follow-ups").text
+    assert "<script>alert(1)</script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html

@@ -104,3 +104,12 @@ def test_overview_page_draws_svg_charts(operator, env):
     assert html.count("<svg") == 5 and "<script" not in html
     assert "Panggilan per hari" in html and "Status disampaikan" in html and "Pengaduan" in html
     assert "http://" not in html.replace('xmlns="http://www.w3.org/2000/svg"', "")   # nothing from the internet
+
+
+def test_overview_figures_are_reused_for_a_minute(operator, env):
+    make_call(env.store, env.settings.spool)
+    assert operator.get("/api/overview").json()["total_calls"] == 1
+    make_call(env.store, env.settings.spool)
+    assert operator.get("/api/overview").json()["total_calls"] == 1         # the same figures ...
+    env.clock.advance(61)
+    assert operator.get("/api/overview").json()["total_calls"] == 2         # ... until they are a minute old

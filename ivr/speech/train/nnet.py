@@ -89,3 +89,45 @@ def sequence_nll(logp: torch.Tensor, out_lens: torch.Tensor, labels: torch.Tenso
     end2 = skippable[idx, label_lens - 1] & (label_lens > 1)
     total = torch.where(end2, torch.logaddexp(last, before), last)
     return -(total / out_lens.to(logp.dtype))
+
+
+@torch.no_grad()
+def viterbi_batch(scores: torch.Tensor, out_lens: torch.Tensor, labels: torch.Tensor,
+                  skippable: torch.Tensor, label_lens: torch.Tensor) -> list:
+    """Best state sequence of each utterance under the same topology as
+    :func:`sequence_nll`; returns, per utterance, the pdf id of every output frame."""
+    import numpy as np
+
+    bsz, nfr, _ = scores.shape
+    s_max = labels.shape[1]
+    emit = scores.gather(2, labels.unsqueeze(1).expand(bsz, nfr, s_max))
+    neg = -1e30
+    skip_in = torch.zeros_like(skippable)
+    skip_in[:, 2:] = skippable[:, 1:-1]
+    delta = torch.full((bsz, s_max), neg)
+    delta[:, 0] = emit[:, 0, 0]
+    start2 = skippable[:, 0] & (label_lens > 1)
+    delta[:, 1] = torch.where(start2, emit[:, 0, 1], torch.full_like(emit[:, 0, 1], neg))
+    back = torch.zeros((bsz, nfr, s_max), dtype=torch.int8)
+    negcol, negcol2 = torch.full((bsz, 1), neg), torch.full((bsz, 2), neg)
+    for t in range(1, nfr):
+        prev1 = torch.cat([negcol, delta[:, :-1]], dim=1)
+        prev2 = torch.where(skip_in, torch.cat([negcol2, delta[:, :-2]], dim=1), torch.full_like(delta, neg))
+        best, arg = torch.stack([delta, prev1, prev2]).max(dim=0)
+        live = (t < out_lens).unsqueeze(1)
+        delta = torch.where(live, best + emit[:, t], delta)
+        back[:, t] = torch.where(live, arg.to(torch.int8), torch.zeros_like(arg, dtype=torch.int8))
+    back_np, delta_np = back.numpy(), delta.numpy()
+    lab_np, skip_np = labels.numpy(), skippable.numpy()
+    result = []
+    for b in range(bsz):
+        n, s_len = int(out_lens[b]), int(label_lens[b])
+        s = s_len - 1
+        if s_len > 1 and skip_np[b, s] and delta_np[b, s - 1] > delta_np[b, s]:
+            s -= 1
+        path = np.empty(n, np.int64)
+        for t in range(n - 1, -1, -1):
+            path[t] = lab_np[b, s]
+            s -= int(back_np[b, t, s])
+        result.append(path)
+    return result

@@ -12,7 +12,7 @@ import torch
 from tqdm import tqdm
 
 from ivr.speech.train.data import Example
-from ivr.speech.train.nnet import Tdnn, sequence_nll
+from ivr.speech.train.nnet import Tdnn, viterbi_batch
 
 
 @dataclass(frozen=True)
@@ -81,8 +81,44 @@ def epoch_examples(examples: Sequence[Example], epoch: int, synth_share: int = 2
     return chosen
 
 
+def uniform_alignment(e: Example) -> np.ndarray:
+    """Flat start: silence outside the loud part of the utterance (from c0, the
+    log-energy-like cepstrum), the phones spread evenly over the loud part."""
+    n = (len(e.feats) + 2) // 3
+    sil = int(e.labels[0]) if e.skippable[0] else 0
+    phones = e.labels[~e.skippable]
+    out = np.full(n, sil, np.int64)
+    if len(phones) == 0:
+        return out
+    c0 = e.feats[::3, 0].astype(np.float32)[:n]
+    lo, hi = np.percentile(c0, 5), np.percentile(c0, 95)
+    active = np.nonzero(c0 > lo + 0.4 * (hi - lo))[0]
+    a, b = (int(active[0]), int(active[-1]) + 1) if len(active) else (0, n)
+    if b - a < len(phones):
+        a, b = 0, n
+    edges = np.linspace(a, b, len(phones) + 1).round().astype(int)
+    for k, p in enumerate(phones):
+        out[edges[k]:max(edges[k + 1], edges[k] + 1)] = p
+    return out
+
+
+@torch.no_grad()
+def realign(net: Tdnn, examples: Sequence[Example], log_priors: torch.Tensor, batch_frames: int,
+            rng: random.Random) -> dict[str, np.ndarray]:
+    net.eval()
+    out: dict[str, np.ndarray] = {}
+    for idx in tqdm(_batches(examples, batch_frames, rng), desc="align", unit="batch", leave=False):
+        feats, out_lens, labels, skip, label_lens = _collate(examples, idx)
+        scores = net(feats) - log_priors
+        for i, path in zip(idx, viterbi_batch(scores, out_lens, labels, skip, label_lens)):
+            out[examples[i].uid] = path
+    return out
+
+
 def train(examples: Sequence[Example], num_pdfs: int, cfg: TrainConfig, feat_dim: int,
           on_epoch: Callable[[Tdnn, int], None] | None = None) -> Tdnn:
+    """Viterbi training: epoch 1 on a flat-start (uniform) alignment, then every
+    epoch realigns its utterances with the current network before training."""
     torch.manual_seed(cfg.seed)
     torch.set_num_threads(cfg.threads)
     rng = random.Random(cfg.seed)
@@ -90,31 +126,45 @@ def train(examples: Sequence[Example], num_pdfs: int, cfg: TrainConfig, feat_dim
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
     steps = sum(len(_batches(epoch_examples(examples, e), cfg.batch_frames, rng)) for e in range(cfg.epochs))
     step = 0
+    counts = np.ones(num_pdfs)
     for epoch in range(cfg.epochs):
-        net.train()
         chosen = epoch_examples(examples, epoch)
+        if epoch == 0:
+            align = {e.uid: uniform_alignment(e) for e in chosen}
+        else:
+            log_priors = torch.from_numpy(np.log(counts / counts.sum())).float()
+            align = realign(net, chosen, log_priors, cfg.batch_frames, rng)
+        counts = np.ones(num_pdfs)
+        for path in align.values():
+            counts += np.bincount(path, minlength=num_pdfs)
+        net.train()
         batches = _batches(chosen, cfg.batch_frames, rng)
-        total, frames = 0.0, 0
+        total, frames, correct = 0.0, 0, 0
         bar = tqdm(batches, desc=f"train epoch {epoch + 1}/{cfg.epochs}", unit="batch", leave=False)
         for idx in bar:
             lr = cfg.final_lr + 0.5 * (cfg.lr - cfg.final_lr) * (1 + math.cos(math.pi * step / max(1, steps)))
             for group in opt.param_groups:
                 group["lr"] = lr
-            feats, out_lens, labels, skip, label_lens = _collate(chosen, idx)
+            feats, out_lens, _, _, _ = _collate(chosen, idx)
+            target = torch.full((len(idx), int(out_lens.max())), -100, dtype=torch.long)
+            for b, i in enumerate(idx):
+                path = align[chosen[i].uid]
+                target[b, : len(path)] = torch.from_numpy(path)
             logp = net(feats)
-            loss = sequence_nll(logp, out_lens, labels, skip, label_lens)
-            weight = out_lens.float()
-            obj = (loss * weight).sum() / weight.sum()
+            loss = torch.nn.functional.nll_loss(logp.reshape(-1, num_pdfs), target.reshape(-1),
+                                                ignore_index=-100, reduction="sum")
+            n = int((target >= 0).sum())
             opt.zero_grad()
-            obj.backward()
+            (loss / n).backward()
             torch.nn.utils.clip_grad_norm_(net.parameters(), 5.0)
             opt.step()
             step += 1
-            total += float((loss * weight).sum())
-            frames += int(weight.sum())
+            total += float(loss)
+            frames += n
+            correct += int(((logp.argmax(-1) == target) & (target >= 0)).sum())
             bar.set_postfix(loss=f"{total / frames:.3f}")
-        print(f"epoch {epoch + 1}: loss per frame {total / max(frames, 1):.4f} "
-              f"({len(chosen)} utterances)", flush=True)
+        print(f"epoch {epoch + 1}: cross-entropy {total / max(frames, 1):.4f}, frame accuracy "
+              f"{correct / max(frames, 1):.3f} ({len(chosen)} utterances)", flush=True)
         if on_epoch is not None and epoch + 1 < cfg.epochs:
             on_epoch(net.eval(), epoch + 1)
     return net.eval()

@@ -10,6 +10,7 @@ from ivr.web.deps import ADMIN_ONLY, AdminUser, Store
 from ivr.web.pages import page
 from ivr.web.schemas import AuditPublic
 
+PageNo = Annotated[int, Query(alias="page", ge=1, le=100000)]
 pages = APIRouter(tags=["audit"], dependencies=ADMIN_ONLY)
 api = APIRouter(prefix="/api/audit", tags=["audit"], dependencies=ADMIN_ONLY)
 PAGE_SIZE = 100
@@ -17,7 +18,7 @@ Page = Annotated[int, Query(ge=1, le=100000)]
 
 
 @pages.get("/audit")
-def audit_page(request: Request, store: Store, user: AdminUser, page_no: Annotated[int, Query(alias="page", ge=1, le=100000)] = 1,
+def audit_page(request: Request, store: Store, user: AdminUser, page_no: PageNo = 1,
                who: Annotated[str, Query(max_length=100)] = ""):
     entries = store.list_audit(limit=PAGE_SIZE, offset=(page_no - 1) * PAGE_SIZE, user=who or None)
     return page(request, "audit.html", {"entries": entries, "page_no": page_no, "who": who,

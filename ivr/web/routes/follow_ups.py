@@ -16,6 +16,7 @@ from ivr.web.pages import page
 from ivr.web.routes.calls import recording_public
 from ivr.web.schemas import FollowUpPublic, FollowUpUpdate
 
+PageNo = Annotated[int, Query(alias="page", ge=1, le=100000)]
 pages = APIRouter(tags=["follow-ups"], dependencies=PROTECTED)
 api = APIRouter(prefix="/api/follow-ups", tags=["follow-ups"], dependencies=PROTECTED)
 
@@ -60,7 +61,7 @@ def _apply(store, follow_up_id: int, user: AuthUser, body: FollowUpUpdate) -> Fo
 
 @pages.get("/follow-ups")
 def follow_ups_page(request: Request, store: Store, user: CurrentUser, state: str = "not_done",
-                    reason: str = "", mine: bool = False, page_no: Annotated[int, Query(alias="page", ge=1, le=100000)] = 1):
+                    reason: str = "", mine: bool = False, page_no: PageNo = 1):
     error = None
     try:
         items = _list(store, state, reason, mine, user, max(1, page_no))

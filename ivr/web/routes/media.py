@@ -20,9 +20,9 @@ router = APIRouter(prefix="/media", tags=["media"], dependencies=PROTECTED)
 _PREVIEW = re.compile(r"^[0-9a-f]{16}$")
 
 
-def _wav(path: Path) -> FileResponse:
-    # private: recordings hold personal data; no shared caches
-    return FileResponse(path, media_type="audio/wav", headers={"Cache-Control": "private, max-age=300"})
+def _wav(path: Path, cache: str = "no-store") -> FileResponse:
+    # recordings hold personal data: kept out of every cache (a shared office laptop)
+    return FileResponse(path, media_type="audio/wav", headers={"Cache-Control": cache})
 
 
 def inside(path: Path, folder: Path) -> bool:
@@ -56,7 +56,8 @@ def prompt_audio(web: Web, user: CurrentUser, prompt_id: str):
     path = web.settings.audio_dir / f"{prompt_id}.wav"
     if not path.is_file():
         raise HTTPException(404, "suara belum dibuat")
-    return _wav(path)
+    # prompt URLs carry ?v=<mtime>: a re-rendered prompt gets a new URL, so caching is safe
+    return _wav(path, "private, max-age=86400")
 
 
 @router.get("/preview/{name}")

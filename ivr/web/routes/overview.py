@@ -25,7 +25,9 @@ Days = Annotated[int, Query(ge=1, le=92)]
 def _figures(web: WebContext, store, days: int) -> tuple[dt.date, dt.date, queries.Overview]:
     last = web.now().astimezone(web.tz).date()
     first = last - dt.timedelta(days=days - 1)
-    return first, last, queries.overview(store.engine, first, last, web.tz)
+    figures = web.cached(("overview", first, last), web.overview_ttl_s,
+                         lambda: queries.overview(store.engine, first, last, web.tz))
+    return first, last, figures
 
 
 @pages.get("/")
