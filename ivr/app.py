@@ -142,7 +142,7 @@ def build_hotline(settings: Settings, *, clock=None, recognizer=_FROM_SETTINGS, 
     runner_cfg = RunnerConfig(
         record_max_ms=settings.record_max_s * 1000, record_silence_s=settings.record_silence_s,
         complaint_max_ms=settings.complaint_max_s * 1000, keys_timeout_ms=settings.keys_timeout_ms,
-        keep_training_audio=settings.keep_training_audio)
+        keep_training_audio=settings.keep_training_audio, training_dir=settings.data_dir.resolve() / "training")
     audio_dir = settings.audio_dir
 
     def speak_text(text: str) -> str:

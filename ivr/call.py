@@ -12,6 +12,7 @@ import asyncio
 import datetime as dt
 import functools
 import logging
+import shutil
 import uuid
 import wave
 from concurrent.futures import Executor
@@ -46,6 +47,7 @@ class RunnerConfig:
     complaint_silence_s: int = 6
     keys_timeout_ms: int = 6_000
     keep_training_audio: bool = True
+    training_dir: Path | None = None     # where kept utterances are copied (own lifecycle)
     min_message_ms: int = 1_500
 
 
@@ -70,6 +72,11 @@ def recording_has_voice(path: Path | None, min_ms: int) -> bool:
     energy = np.sqrt(np.mean(audio[:usable].reshape(-1, size) ** 2, axis=1) + 1e-9)
     floor = max(float(np.percentile(energy, 10)), 30.0)
     return int(np.sum(energy > floor * 4)) >= 10
+
+
+def _copy(source: Path, target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(source, target)
 
 
 class CallRunner:
@@ -391,6 +398,15 @@ class _Call:
         await self._store_quietly(self.r.store.set_call_nik, self.call_id, action.nik)
         await self._log("nik_confirmed", detail={"nik": nikmod.mask(action.nik)})
         save = getattr(self.r.store, "save_training_utterance", None)
-        if self.r.cfg.keep_training_audio and save is not None:
-            for path, digits in action.training:
-                await self._store_quietly(save, self.call_id, path, digits)
+        if not (self.r.cfg.keep_training_audio and save is not None):
+            return
+        for n, (path, digits) in enumerate(action.training, start=1):
+            kept = path
+            if self.r.cfg.training_dir is not None:
+                kept = str(self.r.cfg.training_dir / f"{self.call_id}-{n}.wav")
+                try:
+                    await asyncio.get_running_loop().run_in_executor(self.r.db_pool, _copy, Path(path), Path(kept))
+                except OSError as exc:
+                    log.warning("could not keep a training utterance: %s", exc.strerror)
+                    continue
+            await self._store_quietly(save, self.call_id, kept, digits)

@@ -385,3 +385,28 @@ def test_keys_pressed_during_the_greeting_are_kept(settings):
     assert p[0] == "greeting" and "nik/ask" not in p, "the caller was not made to wait for the question"
     assert "status/scheduled" in p
     assert only_call(line).nik.endswith(SCHEDULED[-4:])
+
+
+def test_kept_speech_can_be_exported_for_training_and_deleted(tmp_path):
+    from ivr.store.training import delete_training, export_training
+
+    settings = make_settings(tmp_path, speech_enabled=True)
+    nik = SCHEDULED
+    recognizer = ScriptedRecognizer([spoken(nik), "ya", "selesai"])
+    wav = voice_wav(tmp_path / "caller.wav")
+
+    async def scenario(line):
+        return await line.call(Say(wav), Say(wav), Say(wav))
+
+    result, line = run_line(settings, scenario, recognizer=recognizer)
+    store = line.hotline.store
+    kept = store.training_utterances()
+    assert len(kept) == 1 and Path(kept[0][0]).parent == (settings.data_dir / "training").resolve()
+    report = export_training(store, tmp_path / "export")
+    manifest = (tmp_path / "export" / "manifest.tsv").read_text().splitlines()
+    assert report.exported == 1 and manifest == [f"audio/000001.wav\t{spoken(nik)}"]
+    assert (tmp_path / "export" / "audio" / "000001.wav").stat().st_size > 44
+    assert delete_training(store) == 1
+    assert store.training_utterances() == [] and not Path(kept[0][0]).exists()
+    actions = [a.action for a in store.list_audit()]
+    assert "training_export" in actions and "training_delete" in actions

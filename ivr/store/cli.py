@@ -10,6 +10,7 @@ import argparse
 import datetime as dt
 import json
 import sys
+from pathlib import Path
 
 from ivr.errors import ConfigError, ImportRejected, StoreError
 
@@ -30,6 +31,19 @@ def register(subparsers) -> None:
     p.set_defaults(func=_cmd_demo)
     p = rsub.add_parser("count", help="how many recipients are loaded")
     p.set_defaults(func=_cmd_count)
+
+    tr = subparsers.add_parser("training", help="speech from real calls kept for training (personal data)")
+    tsub = tr.add_subparsers(dest="training_cmd", required=True)
+    p = tsub.add_parser("count", help="how many confirmed NIK utterances are kept")
+    p.set_defaults(func=_cmd_training_count)
+    p = tsub.add_parser("export", help="write audio + manifest.tsv for `ivr model build --extra-manifest`")
+    p.add_argument("folder", type=Path)
+    p.add_argument("--since", type=dt.date.fromisoformat, default=None, help="YYYY-MM-DD")
+    p.set_defaults(func=_cmd_training_export)
+    p = tsub.add_parser("delete", help="delete kept utterances (all, or older than --before)")
+    p.add_argument("--before", type=dt.date.fromisoformat, default=None, help="YYYY-MM-DD")
+    p.add_argument("--yes", action="store_true", help="do it (otherwise only say how many)")
+    p.set_defaults(func=_cmd_training_delete)
 
     calls = subparsers.add_parser("calls", help="the call log")
     csub = calls.add_subparsers(dest="calls_cmd", required=True)
@@ -206,3 +220,35 @@ def _t(value: dt.datetime | None, seconds: bool = False) -> str:
     if value is None:
         return "-"
     return value.strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
+
+
+def _day(d: dt.date | None) -> dt.datetime | None:
+    return dt.datetime.combine(d, dt.time(), tzinfo=dt.timezone.utc) if d else None
+
+
+def _cmd_training_count(args) -> int:
+    print(len(_store().training_utterances()))
+    return 0
+
+
+def _cmd_training_export(args) -> int:
+    from ivr.store.training import export_training
+
+    report = export_training(_store(), args.folder, since=_day(args.since))
+    print(f"exported {report.exported} utterance(s) to {report.folder}/manifest.tsv"
+          + (f"; {report.missing} had no audio file any more" if report.missing else ""))
+    print("this folder holds NIK digits: personal data, delete it after the build")
+    return 0
+
+
+def _cmd_training_delete(args) -> int:
+    from ivr.store.training import delete_training
+
+    store = _store()
+    before = _day(args.before)
+    if not args.yes:
+        count = sum(1 for *_x, created in store.training_utterances() if before is None or created < before)
+        print(f"{count} utterance(s) would be deleted; add --yes to delete them")
+        return 0
+    print(f"deleted {delete_training(store, before=before)} utterance(s)")
+    return 0

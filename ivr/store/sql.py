@@ -234,6 +234,16 @@ class SqlStore(OperatorQueries):
             rows = conn.execute(q.order_by(TrainingUtterance.id)).all()
         return [(r.path, self._p.decrypt(r.digits_enc), r.created) for r in rows]
 
+    @guarded
+    def delete_training_utterances(self, before: dt.datetime | None = None) -> list[str]:
+        """Forget confirmed NIK utterances (all, or those older than ``before``); returns
+        their audio paths so the caller can remove the files."""
+        where = [TrainingUtterance.created < before] if before is not None else []
+        with self._tx() as conn:
+            paths = [r.path for r in conn.execute(select(TrainingUtterance.path).where(*where))]
+            conn.execute(delete(TrainingUtterance).where(*where))
+        return paths
+
     # --- calls for operators ----------------------------------------------------------
     def _call_filters(self, since, until, outcome, input_mode, nik, follow_up) -> list:
         conds = []

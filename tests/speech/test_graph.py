@@ -25,7 +25,7 @@ def test_hclg_header_and_counts():
     assert raw[8:14] == b"vector"
     words = {a.olabel for a in fst.arcs if a.olabel}
     assert words == {spec.words["satu"], spec.words["dua"], spec.words["tiga"]}
-    assert fst.finals == {fst.start: 0.0}
+    assert fst.finals[fst.start] == 0.0
 
 
 def test_hclg_reads_back_with_kaldifst(tmp_path):

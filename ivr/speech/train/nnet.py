@@ -5,10 +5,11 @@ whose output is only needed every third frame, then factorised layers over
 -3, 0, +3.  The network is evaluated every 30 ms (frame subsampling 3), one HMM
 state per phone, which is what Vosk decodes fastest and times words correctly.
 
-Training needs no prior alignment: the loss is the negative log of the sum over
-all alignments of the utterance's phone sequence (each phone at least one output
-frame, optional silence between words), computed with a batched forward pass.
-Batch normalisation is folded into the following affine layers at export.
+Training is Viterbi training with frame cross-entropy: the alignments come from
+a flat start (see ``trainer.uniform_alignment``) and are then redone with the
+network itself by :func:`viterbi_batch` (each phone at least one output frame,
+optional silence between words).  Batch normalisation is folded into the
+following affine layers at export.
 """
 
 from __future__ import annotations
@@ -57,45 +58,12 @@ class Tdnn(nn.Module):
         return F.log_softmax(x[:, :, :n].transpose(1, 2), dim=-1)
 
 
-def sequence_nll(logp: torch.Tensor, out_lens: torch.Tensor, labels: torch.Tensor,
-                 skippable: torch.Tensor, label_lens: torch.Tensor) -> torch.Tensor:
-    """-log sum over alignments, per utterance, normalised by its frames.
-
-    labels (B, S) are pdf ids of a left-to-right state sequence; ``skippable[b, s]``
-    marks an optional state (silence) that may be jumped over.
-    """
-    bsz, nfr, _ = logp.shape
-    s_max = labels.shape[1]
-    emit = logp.gather(2, labels.unsqueeze(1).expand(bsz, nfr, s_max))    # (B, N, S)
-    neg = torch.finfo(logp.dtype).min / 4
-    # a state s may be entered from s-2 when s-1 is optional
-    skip_in = torch.zeros_like(skippable)
-    skip_in[:, 2:] = skippable[:, 1:-1]
-    alpha = torch.full((bsz, s_max), neg, dtype=logp.dtype)
-    alpha[:, 0] = emit[:, 0, 0]
-    start2 = skippable[:, 0] & (label_lens > 1)
-    alpha[:, 1] = torch.where(start2, emit[:, 0, 1], torch.full_like(emit[:, 0, 1], neg))
-    negcol = torch.full((bsz, 1), neg, dtype=logp.dtype)
-    negcol2 = torch.full((bsz, 2), neg, dtype=logp.dtype)
-    for t in range(1, nfr):
-        prev1 = torch.cat([negcol, alpha[:, :-1]], dim=1)
-        prev2 = torch.cat([negcol2, alpha[:, :-2]], dim=1)
-        prev2 = torch.where(skip_in, prev2, torch.full_like(prev2, neg))
-        new = torch.logsumexp(torch.stack([alpha, prev1, prev2]), dim=0) + emit[:, t]
-        alpha = torch.where((t < out_lens).unsqueeze(1), new, alpha)
-    idx = torch.arange(bsz)
-    last = alpha[idx, label_lens - 1]
-    before = alpha[idx, (label_lens - 2).clamp(min=0)]
-    end2 = skippable[idx, label_lens - 1] & (label_lens > 1)
-    total = torch.where(end2, torch.logaddexp(last, before), last)
-    return -(total / out_lens.to(logp.dtype))
-
-
 @torch.no_grad()
 def viterbi_batch(scores: torch.Tensor, out_lens: torch.Tensor, labels: torch.Tensor,
                   skippable: torch.Tensor, label_lens: torch.Tensor) -> list:
-    """Best state sequence of each utterance under the same topology as
-    :func:`sequence_nll`; returns, per utterance, the pdf id of every output frame."""
+    """Best state sequence of each utterance; returns, per utterance, the pdf id of
+    every output frame.  ``labels`` (B, S) are the pdf ids of a left-to-right state
+    sequence; ``skippable[b, s]`` marks an optional (silence) state."""
     import numpy as np
 
     bsz, nfr, _ = scores.shape
