@@ -42,6 +42,7 @@ class Hotline:
         self.write_pool.shutdown(wait=True)     # what calls logged is written before we go
         self.db_pool.shutdown(wait=False, cancel_futures=True)
         self.decode_pool.shutdown(wait=False, cancel_futures=True)
+        self.store.engine.dispose()
 
 
 def _clock(settings: Settings):

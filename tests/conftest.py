@@ -7,6 +7,7 @@ import asyncio
 import datetime as dt
 import os
 import shutil
+import uuid
 import wave
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -123,7 +124,25 @@ def run_line(settings: Settings, scenario, *, recognizer=None, clock_at=OFFICE_H
         hotline.close()
 
 
-@pytest.fixture(scope="session")
-def pg_url():
-    url = os.environ.get("IVR_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-    return url
+PG_URL = os.environ.get("IVR_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+@pytest.fixture
+def pg_database_url():
+    """A PostgreSQL URL whose tables live in a schema of their own (dropped afterwards);
+    the test is skipped when no server answers."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.exc import OperationalError
+
+    admin = create_engine(PG_URL)
+    schema = "t_" + uuid.uuid4().hex[:12]
+    try:
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
+    except OperationalError as exc:
+        admin.dispose()
+        pytest.skip(f"PostgreSQL not reachable: {exc.orig}")
+    yield f"{PG_URL}?options=-csearch_path%3D{schema}"
+    with admin.begin() as conn:
+        conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+    admin.dispose()

@@ -410,3 +410,24 @@ def test_kept_speech_can_be_exported_for_training_and_deleted(tmp_path):
     assert store.training_utterances() == [] and not Path(kept[0][0]).exists()
     actions = [a.action for a in store.list_audit()]
     assert "training_export" in actions and "training_delete" in actions
+
+
+@pytest.mark.postgres
+def test_calls_on_postgresql_store(tmp_path, pg_database_url):
+    """Several service instances share one PostgreSQL store: the same calls work on it."""
+    settings = make_settings(tmp_path, database_url=pg_database_url)
+
+    async def scenario(line):
+        return await asyncio.gather(
+            line.call(Keys(SCHEDULED), Keys("1"), Silence(), Silence()),
+            *[line.call(Keys(DEMO_NIKS["not_registered"]), Keys("1"), HangUp(), caller=f"08129999{i:04d}")
+              for i in range(20)])
+
+    results, line = run_line(settings, scenario)
+    assert all(r.clean for r in results), [r.problems for r in results]
+    assert "status/scheduled" in results[0].prompts
+    calls = calls_of(line)
+    assert len(calls) == 21
+    assert sum(1 for c in calls if c.outcome == "not_found") == 20
+    assert all([f.reason for f in c.follow_ups] == ["not_found"] for c in calls if c.outcome == "not_found")
+    line.hotline.store.engine.dispose()

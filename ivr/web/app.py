@@ -81,17 +81,32 @@ class BodyLimit:
         if length is not None and length.isdigit() and int(length) > limit:
             return await self._refuse(scope, receive, send, limit)
         seen = 0
+        exceeded = False
 
         async def counted():
-            nonlocal seen
+            # a body streamed without a length: once past the limit the app sees a disconnect
+            nonlocal seen, exceeded
+            if exceeded:
+                return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > limit:
-                    raise StarletteHTTPException(413, _too_large(limit))
+                    exceeded = True
+                    return {"type": "http.disconnect"}
             return message
 
-        await self.app(scope, counted, send)
+        async def answer(message):
+            if not exceeded:            # after a cut-off the app's own reply is dropped for ours
+                await send(message)
+
+        try:
+            await self.app(scope, counted, answer)
+        except Exception:
+            if not exceeded:
+                raise
+        if exceeded:
+            await self._refuse(scope, receive, send, limit)
 
     async def _refuse(self, scope, receive, send, limit):
         text = _too_large(limit)

@@ -167,3 +167,18 @@ def test_search_shows_what_a_caller_hears(admin, env):
     page = admin.post("/recipients/search", data={"csrf_token": admin.headers["X-CSRF-Token"], "nik": NIK})
     assert "Yang didengar penelepon" in page.text and "DEMO Siti Rahmawati" in page.text
     assert NIK not in page.text
+
+
+def test_a_streamed_body_without_length_is_cut_off(admin, env):
+    env.app.state.web.max_upload_bytes = 4000
+
+    def chunks():
+        yield (b'--zzz\r\nContent-Disposition: form-data; name="file"; filename="daftar.csv"\r\n'
+               b"Content-Type: text/csv\r\n\r\n")
+        for _ in range(20):
+            yield b"x" * 8192
+
+    r = admin.post("/api/recipients/uploads", content=chunks(),
+                   headers={"content-type": "multipart/form-data; boundary=zzz"})
+    assert r.status_code == 413 and "terlalu besar" in r.json()["detail"]
+    assert _uploads_left(env) == []
