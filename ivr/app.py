@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import functools
 import logging
 import os
 import signal
@@ -195,28 +196,18 @@ def prerender_spoken(hotline: Hotline) -> int:
     return rendered
 
 
-async def _prerender(hotline: Hotline) -> None:
+async def _every(seconds: float, pool, job, done_message: str) -> None:
+    """Run a blocking housekeeping job in ``pool`` now and every ``seconds``; a
+    database that is down just means trying again next time."""
     loop = asyncio.get_running_loop()
     while True:
         try:
-            count = await loop.run_in_executor(hotline.decode_pool, prerender_spoken, hotline)
+            count = await loop.run_in_executor(pool, job)
             if count:
-                log.info("rendered %d place/address prompt(s) ahead of calls", count)
+                log.info(done_message, count)
         except StoreError:
             pass
-        await asyncio.sleep(PRERENDER_S)
-
-
-async def _replay_journal(hotline: Hotline) -> None:
-    loop = asyncio.get_running_loop()
-    while True:
-        try:
-            applied = await loop.run_in_executor(hotline.db_pool, hotline.call_log.replay)
-            if applied:
-                log.info("replayed %d call-log entries kept while the database was down", applied)
-        except StoreError:
-            pass
-        await asyncio.sleep(JOURNAL_REPLAY_S)
+        await asyncio.sleep(seconds)
 
 
 async def serve(settings: Settings) -> None:
@@ -229,8 +220,12 @@ async def serve(settings: Settings) -> None:
     server = AgiServer(hotline.runner, settings.agi_host, settings.agi_port,
                        config=ChannelConfig.from_settings(settings))
     await server.start()
-    tasks = [asyncio.create_task(_replay_journal(hotline), name="journal"),
-             asyncio.create_task(_prerender(hotline), name="prerender")]
+    tasks = [
+        asyncio.create_task(_every(JOURNAL_REPLAY_S, hotline.db_pool, hotline.call_log.replay,
+                                   "replayed %d call-log entries kept while the database was down")),
+        asyncio.create_task(_every(PRERENDER_S, hotline.decode_pool, functools.partial(prerender_spoken, hotline),
+                                   "rendered %d place/address prompt(s) ahead of calls")),
+    ]
     web = _web_server(settings, hotline)
     if web is not None:
         tasks.append(asyncio.create_task(web.serve(), name="web"))

@@ -27,7 +27,7 @@ MODEL_CONF = {
     "min-active": 50,
     "max-active": 1000,
     "beam": 13.0,
-    "lattice-beam": 6.0,
+    "lattice-beam": 4.0,
     "acoustic-scale": 1.0,
     "frame-subsampling-factor": 3,
     "endpoint.rule2.min-trailing-silence": 0.5,
