@@ -57,7 +57,12 @@ async def lifespan(app: FastAPI):
 
         web.store = await asyncio.to_thread(SqlStore.from_settings, web.settings)
     web.uploads_dir.mkdir(parents=True, exist_ok=True)
-    password = await asyncio.to_thread(ensure_first_admin, web.store, web.settings)
+    try:
+        password = await asyncio.to_thread(ensure_first_admin, web.store, web.settings)
+    except StoreError as exc:
+        # the pages answer 503 until the database is back; the calls go on meanwhile
+        log.error("cannot check for a first administrator: %s", exc)
+        password = None
     if password is not None:
         web.first_admin_password = password
         # printed once, on purpose: the only way an operator learns a generated password

@@ -12,6 +12,7 @@ from fastapi import Request
 from fastapi.templating import Jinja2Templates
 
 from ivr.web import labels
+from ivr.web.problems import indonesian
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "Mei", "Jun", "Jul", "Agu", "Sep", "Okt", "Nov", "Des")
@@ -46,7 +47,7 @@ def make_templates(tz: ZoneInfo) -> Jinja2Templates:
         L=labels, label=labels.label, OUTCOMES=labels.OUTCOMES, INPUT_MODES=labels.INPUT_MODES,
         REASONS=labels.REASONS, STATES=labels.STATES, RECIPIENT_STATUSES=labels.RECIPIENT_STATUSES,
         FOLLOW_UP_FILTERS=labels.FOLLOW_UP_FILTERS, PURPOSES=labels.PURPOSES, ROLES=labels.ROLES,
-        AUDIT_ACTIONS=labels.AUDIT_ACTIONS, detail=labels.detail,
+        AUDIT_ACTIONS=labels.AUDIT_ACTIONS, detail=labels.detail, problem_text=indonesian,
     )
     return templates
 

@@ -128,3 +128,19 @@ def test_pages_are_not_cached_and_carry_security_headers(operator, path):
     assert "frame-ancestors 'none'" in r.headers["content-security-policy"]
     assert r.headers["x-content-type-options"] == "nosniff"
     assert '<html lang="id">' in r.text
+
+
+def test_health_says_when_the_database_is_down(env, tmp_path):
+    from ivr.store.db import make_engine
+    from ivr.store.sql import SqlStore
+    from ivr.web.app import create_app
+
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("x")
+    dead = SqlStore(make_engine(f"sqlite:///{blocker / 'x.db'}", check=False), b"test-secret-key-0123456789")
+    with TestClient(create_app(env.settings, store=dead)) as c:   # starts even so
+        r = c.get("/health")
+        assert r.status_code == 200 and r.json() == {"status": "ok", "database": "unavailable"}
+        assert c.post("/api/session", json={"name": "siti", "password": "x" * 10}).status_code == 503
+        page = c.get("/login")
+        assert page.status_code == 200

@@ -182,3 +182,26 @@ def test_a_streamed_body_without_length_is_cut_off(admin, env):
                    headers={"content-type": "multipart/form-data; boundary=zzz"})
     assert r.status_code == 413 and "terlalu besar" in r.json()["detail"]
     assert _uploads_left(env) == []
+
+
+def test_the_page_reports_problems_in_indonesian(admin):
+    text = (HEADER + "3.17101E+15,Ani,in_review,,,,,\n317101230490002,Budi,maybe,,,,,\n"
+            + "3171012304900021,,scheduled,2026-12-02,12:00-08:00,,,\n")
+    r = admin.post("/recipients/upload", data={"csrf_token": admin.headers["X-CSRF-Token"]},
+                   files={"file": ("daftar.csv", text.encode(), "text/csv")})
+    assert "diubah spreadsheet menjadi notasi ilmiah" in r.text
+    assert "NIK berisi 15 angka, seharusnya 16" in r.text
+    assert "status &#39;maybe&#39; tidak dikenal" in r.text
+    assert "nama kosong" in r.text and "berakhir sebelum dimulai" in r.text
+    assert "wajib punya place" in r.text
+
+
+def test_every_store_message_pattern_has_an_indonesian_form():
+    from ivr.web.problems import indonesian
+
+    samples = ["NIK has 15 digits, expected 16", "name is empty", "NIK 3172********0001 appears more than once in the file",
+               "collection_date '2026-13-40' is not a date YYYY-MM-DD", "phone must be 8 to 15 digits (optionally starting with +)",
+               "missing column(s) status, place; the header must have ...", "address is longer than 400 characters"]
+    for s in samples:
+        assert indonesian(s) != s, s
+    assert indonesian("something new") == "something new"

@@ -37,13 +37,13 @@ def _list(store, state: str, reason: str, mine: bool, user: AuthUser, page_no: i
                                 offset=(page_no - 1) * PAGE_SIZE)
     items = [f for f in (store.get_follow_up(i) for i in ids) if f is not None]
     recs = queries.recordings_of_calls(store.engine, [f.call_id for f in items if f.call_id])
-    out = []
-    for f in items:
-        # the caller's own message (complaint, callback message), not the NIK utterances
-        own = [recording_public(r) for r in recs.get(f.call_id, []) if not r.purpose.startswith("speech:")
-               and r.purpose not in ("nik", "confirm")]
-        out.append(FollowUpPublic(**f.as_dict(), recordings=own))
-    return out
+    return [FollowUpPublic(**f.as_dict(), recordings=_own(recs.get(f.call_id, []))) for f in items]
+
+
+def _own(recordings) -> list:
+    """The caller's own message (a complaint, a voice message), not the NIK utterances."""
+    return [recording_public(r) for r in recordings
+            if not r.purpose.startswith("speech:") and r.purpose not in ("nik", "confirm")]
 
 
 def _apply(store, follow_up_id: int, user: AuthUser, body: FollowUpUpdate) -> FollowUpPublic:
@@ -55,8 +55,7 @@ def _apply(store, follow_up_id: int, user: AuthUser, body: FollowUpUpdate) -> Fo
                                assignee=user.name if body.assign_to_me else None, note=note)
     f = store.get_follow_up(follow_up_id)
     recs = queries.recordings_of_calls(store.engine, [f.call_id] if f.call_id else [])
-    return FollowUpPublic(**f.as_dict(), recordings=[recording_public(r) for r in recs.get(f.call_id, [])
-                                                     if not r.purpose.startswith("speech:")])
+    return FollowUpPublic(**f.as_dict(), recordings=_own(recs.get(f.call_id, [])))
 
 
 @pages.get("/follow-ups")
