@@ -11,13 +11,14 @@ Test sets (all speakers/voices held out from training by ``ivr model build``):
   * synthetic held-out espeak-ng voices: digit strings, yes/no words, menu words;
   * silence and noise clips: how many digits are invented.
 Real-time factor is decode time / audio time in one thread (Vosk decodes one
-utterance on one core).  Needs the ``train`` extra only for nothing: numpy, scipy,
-soundfile and espeak-ng suffice.
+utterance on one core).  Needs no ``train`` extra: numpy, scipy, soundfile,
+espeak-ng and sox suffice.
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import tempfile
 from pathlib import Path
@@ -160,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
             total_decode += s.decode_s
             print(s.line(name))
             if args.keep:
-                (tmp / f"{name.split('(')[0].strip().replace(' ', '_').replace('/', '')}.tsv").write_text(
+                (tmp / f"{re.sub('[^a-z0-9]+', '_', name.lower()).strip('_')}.tsv").write_text(
                     "".join(f"{p.name}\t{r}\n" for p, r in rows), encoding="utf-8")
         clips = noise_set(tmp, rng, args.noise)
         invented = 0

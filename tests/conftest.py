@@ -97,7 +97,7 @@ class Line:
             timeout=60, save_wav=save_wav, transfer_status=transfer_status or DEFAULT_TRANSFER_STATUS)
 
 
-def run_line(settings: Settings, scenario, *, recognizer=None, clock_at=OFFICE_HOURS, store_wrapper=None,
+def run_line(settings: Settings, scenario, *, recognizer="from settings", clock_at=OFFICE_HOURS, store_wrapper=None,
              db_wrapper=None):
     """Start a hotline on a free port, run ``await scenario(line)``, shut the server
     down (which waits for every call to finish writing its log); return the
@@ -106,7 +106,8 @@ def run_line(settings: Settings, scenario, *, recognizer=None, clock_at=OFFICE_H
     from ivr.telephony.channel import ChannelConfig
     from ivr.telephony.server import AgiServer
 
-    hotline = build_hotline(settings, clock=lambda: clock_at, recognizer=recognizer,
+    extra = {} if recognizer == "from settings" else {"recognizer": recognizer}
+    hotline = build_hotline(settings, clock=lambda: clock_at, **extra,
                             store_wrapper=store_wrapper, db_wrapper=db_wrapper)
 
     async def main():

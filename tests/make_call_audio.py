@@ -31,6 +31,8 @@ def spoken(digits: str) -> str:
 
 # (file stem, voice, rate, pitch, text): slow speech with the pauses real callers make
 CALL = (
+    ("nik_first_half_mike", "Mike", 125, 45, spoken(NIK[:8])),
+    ("nik_second_half_mike", "Mike", 125, 45, spoken(NIK[8:])),
     ("nik_first_half_annie", "Annie", 120, 55, spoken(NIK[:8])),
     ("nik_second_half_annie", "Annie", 120, 55, spoken(NIK[8:])),
     ("nik_whole_mike", "Mike", 125, 45, spoken(NIK)),

@@ -154,7 +154,7 @@ def register(subparsers) -> None:
     b.add_argument("--no-holdout", dest="holdout", action="store_false",
                    help="train on every human speaker (figures must then come from a held-out build)")
     b.add_argument("--mini", action="store_true", help="miniature build for CI (minutes)")
-    b.add_argument("--epochs", type=int, default=5)
+    b.add_argument("--epochs", type=int, default=10)
     b.add_argument("--copies", type=int, default=4, help="augmented copies per human utterance")
     b.add_argument("--synth", type=int, default=2400, help="synthetic utterances")
     b.add_argument("--workers", type=int, default=2)

@@ -36,13 +36,14 @@ class BuildOptions:
     human_copies: int = 4
     synth_count: int = 2400
     noise_count: int = 240
-    epochs: int = 5
+    epochs: int = 10
     hidden: int = 192
     bottleneck: int = 64
     layers: int = 4
     workers: int = 2
     seed: int = 1
     unk_cost: float = 2.0
+    use_priors: bool = False               # divide by state priors when decoding (measured worse)
     cache: Path | None = None              # keep rendered features here (experiments)
     checkpoints: bool = True               # export the model after every epoch
     command: str = field(default="")
@@ -95,7 +96,13 @@ def _export(net, examples: list[Example], opts: BuildOptions, limit: int) -> Non
     from ivr.speech.train.export import write_model
     from ivr.speech.train.trainer import estimate_priors
 
-    priors = estimate_priors(net, examples, len(PHONES), limit=limit)
+    if opts.use_priors:
+        priors = estimate_priors(net, examples, len(PHONES), limit=limit)
+    else:
+        # Uniform priors = plain posteriors.  On held-out human speech this decoded as
+        # well or better (isolated digits 55.7% vs 40.9% in one build, 60.2% vs 58.0%
+        # in another).
+        priors = np.full(len(PHONES), 1.0 / len(PHONES))
     # Write beside the target, then swap the parts in: the target (perhaps the
     # bundled model, with its MODEL_CARD.md) is never left half written for long.
     staging = opts.out.parent / f".{opts.out.name}.new"

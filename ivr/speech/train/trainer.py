@@ -20,7 +20,7 @@ class TrainConfig:
     epochs: int = 8
     lr: float = 2e-3
     final_lr: float = 1e-4
-    batch_frames: int = 24000      # input frames per batch
+    batch_frames: int = 6000       # input frames per batch (small: more updates per CPU second)
     hidden: int = 256
     bottleneck: int = 80
     layers: int = 4
@@ -132,6 +132,9 @@ def train(examples: Sequence[Example], num_pdfs: int, cfg: TrainConfig, feat_dim
         if epoch == 0:
             align = {e.uid: uniform_alignment(e) for e in chosen}
         else:
+            # Scaled likelihoods (posterior / prior), as the decoder uses them: plain
+            # posteriors let the frequent classes (silence, "a") take every frame
+            # they can and the alignments collapse.
             log_priors = torch.from_numpy(np.log(counts / counts.sum())).float()
             align = realign(net, chosen, log_priors, cfg.batch_frames, rng)
         counts = np.ones(num_pdfs)
@@ -159,7 +162,7 @@ def train(examples: Sequence[Example], num_pdfs: int, cfg: TrainConfig, feat_dim
             torch.nn.utils.clip_grad_norm_(net.parameters(), 5.0)
             opt.step()
             step += 1
-            total += float(loss)
+            total += float(loss.detach())
             frames += n
             correct += int(((logp.argmax(-1) == target) & (target >= 0)).sum())
             bar.set_postfix(loss=f"{total / frames:.3f}")
