@@ -13,12 +13,11 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import soundfile as sf
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from ivr.speech.train import augment, corpus  # noqa: E402
+from tests.speech.make_audio import synthesize  # noqa: E402
 
 OUT = ROOT / "tests" / "data" / "calls"
 WORDS = "nol satu dua tiga empat lima enam tujuh delapan sembilan".split()
@@ -42,18 +41,7 @@ CALL = (
 
 
 def main() -> int:
-    assert all(voice in corpus.HELDOUT_VOICES for _, voice, *_ in CALL), "use held-out voices only"
-    OUT.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(7)
-    mild = augment.Telephone(snr_db=(25.0, 30.0), noise_prob=1.0, reverb_prob=0.0,
-                             codec_probs=(0.5, 0.5, 0.0, 0.0))
-    lines = []
-    for stem, voice, rate, pitch, text in CALL:
-        x, r = corpus.espeak(text, voice, rate, pitch)
-        y, _ = augment.telephone(x, r, rng, mild, lead_s=(0.3, 0.4))
-        sf.write(OUT / f"{stem}.wav", y, augment.RATE, subtype="PCM_16")
-        lines.append(f"{stem}.wav\t{text}\n")
-    (OUT / "manifest.tsv").write_text("".join(lines), encoding="utf-8")
+    synthesize(CALL, OUT, np.random.default_rng(7))
     print(f"wrote {len(CALL)} files to {OUT}")
     return 0
 

@@ -38,18 +38,25 @@ SPEECH = (
 )
 
 
-def main() -> int:
-    OUT.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(2024)
+def synthesize(entries, out: Path, rng: np.random.Generator) -> None:
+    """Speak each (stem, voice, rate, pitch, text) through a mild telephone channel
+    into ``out/<stem>.wav`` and list them in ``out/manifest.tsv``."""
+    assert all(voice in corpus.HELDOUT_VOICES for _, voice, *_ in entries), "held-out voices only"
+    out.mkdir(parents=True, exist_ok=True)
     mild = augment.Telephone(snr_db=(25.0, 30.0), noise_prob=1.0, reverb_prob=0.0,
                              codec_probs=(0.5, 0.5, 0.0, 0.0))
     lines = []
-    for stem, voice, rate, pitch, text in SPEECH:
+    for stem, voice, rate, pitch, text in entries:
         x, r = corpus.espeak(text, voice, rate, pitch)
         y, _ = augment.telephone(x, r, rng, mild, lead_s=(0.3, 0.4))
-        sf.write(OUT / f"{stem}.wav", y, augment.RATE, subtype="PCM_16")
+        sf.write(out / f"{stem}.wav", y, augment.RATE, subtype="PCM_16")
         lines.append(f"{stem}.wav\t{text}\n")
-    (OUT / "manifest.tsv").write_text("".join(lines), encoding="utf-8")
+    (out / "manifest.tsv").write_text("".join(lines), encoding="utf-8")
+
+
+def main() -> int:
+    rng = np.random.default_rng(2024)
+    synthesize(SPEECH, OUT, rng)
     sf.write(OUT / "silence.wav", np.zeros(int(1.5 * augment.RATE), np.float32), augment.RATE, subtype="PCM_16")
     noise = augment._channel_filter(augment.make_noise(2 * augment.RATE, rng), rng)
     noise *= 10 ** (-30 / 20) / np.sqrt(np.mean(noise ** 2))

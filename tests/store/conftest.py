@@ -6,15 +6,12 @@ Each PostgreSQL test gets its own schema (search_path), so parallel runs never c
 from __future__ import annotations
 
 import datetime as dt
-import os
-import uuid
 
 import pytest
 
 from ivr.store.db import create_schema, make_engine
 from ivr.store.sql import SqlStore
 
-PG_URL = os.environ.get("IVR_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 SECRET = b"test-secret-key-0123456789"
 T0 = dt.datetime(2026, 11, 28, 9, 0, tzinfo=dt.timezone.utc)
 
@@ -27,20 +24,10 @@ def engine(request, tmp_path):
         yield eng
         eng.dispose()
         return
-    try:
-        admin = make_engine(PG_URL)
-    except Exception as exc:   # no server: skip, the SQLite half still runs
-        pytest.skip(f"PostgreSQL not reachable: {exc}")
-    schema = "t_" + uuid.uuid4().hex[:12]
-    with admin.begin() as conn:
-        conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
-    eng = make_engine(PG_URL, connect_args={"options": f"-csearch_path={schema}"})
+    eng = make_engine(request.getfixturevalue("pg_database_url"))
     create_schema(eng)
     yield eng
     eng.dispose()
-    with admin.begin() as conn:
-        conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
-    admin.dispose()
 
 
 @pytest.fixture

@@ -4,8 +4,6 @@ overview, and the plan of a page of the call list."""
 from __future__ import annotations
 
 import datetime as dt
-import os
-import uuid
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -17,25 +15,14 @@ from ivr.web import queries
 from .conftest import NOW, make_call
 
 pytestmark = pytest.mark.postgres
-PG_URL = os.environ.get("IVR_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
 @pytest.fixture
-def pg_store(tmp_path):
-    try:
-        admin = make_engine(PG_URL)
-    except Exception as exc:   # no server: skip
-        pytest.skip(f"PostgreSQL not reachable: {exc}")
-    schema = "w_" + uuid.uuid4().hex[:12]
-    with admin.begin() as conn:
-        conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
-    engine = make_engine(PG_URL, connect_args={"options": f"-csearch_path={schema}"})
+def pg_store(pg_database_url):
+    engine = make_engine(pg_database_url)
     create_schema(engine)
     yield SqlStore(engine, b"test-secret-key-0123456789")
     engine.dispose()
-    with admin.begin() as conn:
-        conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
-    admin.dispose()
 
 
 def test_queries_on_postgres(pg_store, tmp_path):
