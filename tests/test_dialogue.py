@@ -205,3 +205,12 @@ def test_unsure_yes_is_asked_again_not_acted_on():
     assert "error/not_understood" in prompts(step)
     step = run(Dialogue(), keys(NIK), said("ya", conf=0.8))
     assert step.state is State.LOOKUP
+
+
+def test_saying_ulangi_after_wrong_digits_starts_over():
+    step = run(Dialogue(), said("enam", rec="x"))
+    assert step.context.digits == "6" and "nik/ask_rest" in prompts(step)
+    step = Dialogue().handle(step.state, step.context, said("ulangi"))
+    assert step.context.digits == "" and "nik/start_over" in prompts(step)
+    step = run(Dialogue(), keys("3172"), NoInput(AT), keys("*"))
+    assert step.context.digits == "" and "nik/start_over" in prompts(step)

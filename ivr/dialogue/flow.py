@@ -202,9 +202,10 @@ class Dialogue:
         lone_zero = isinstance(event, KeysEntered) and not ctx.digits and answer.value == "0"
         if answer.kind is Kind.OPERATOR or lone_zero:
             return self._to_operator(replace(ctx, tries=0), event)
-        if answer.kind is Kind.REPEAT:
+        if answer.kind is Kind.REPEAT and not ctx.digits:
             return self._ask_nik(ctx)
-        if answer.kind is Kind.RESTART:
+        # "ulangi" or * after some digits: the caller heard them read back wrong; start over.
+        if answer.kind in (Kind.REPEAT, Kind.RESTART):
             ctx = replace(ctx, digits="", spans=(), tries=0)
             return self._ask_nik(ctx, ("nik/start_over",))
         return self._add_digits(ctx, event, answer.value)
