@@ -112,7 +112,8 @@ class _Call:
     def __init__(self, runner: CallRunner, channel: Channel):
         self.r = runner
         self.ch = channel
-        self.call_id = ""
+        # The id is ours, so the call need not wait for the database to open its log.
+        self.call_id = str(uuid.uuid4())
         self.state = State.START
         self.ctx = Context()
         self.pending_key: str | None = None
@@ -141,8 +142,6 @@ class _Call:
 
     async def _store_quietly(self, fn, *args, flush: bool = True) -> None:
         """Queue a call-log write; failures are logged (the journal has kept the data)."""
-        if not self.call_id:
-            return
         if flush and self.events:
             await self._flush()     # keep the log in the order things happened
         future = asyncio.get_running_loop().run_in_executor(self.r.write_pool, fn, *args)
@@ -161,8 +160,6 @@ class _Call:
     # --- the call -------------------------------------------------------------------------
     async def run(self) -> None:
         started = self.r.clock()
-        # The id is ours, so the call need not wait for the database to open its log.
-        self.call_id = str(uuid.uuid4())
         await self._store_quietly(functools.partial(self.r.store.start_call, call_id=self.call_id),
                                   self.ch.info, started)
         try:
@@ -308,7 +305,7 @@ class _Call:
             first = (await self.ch.play(ids, ALL_KEYS)).key
         if first is None and ask.speech and self.speech_ok:
             self.seq += 1
-            rec = await self.ch.record(f"{self.call_id or 'call'}-{self.seq:02d}", self.r.cfg.record_max_ms,
+            rec = await self.ch.record(f"{self.call_id}-{self.seq:02d}", self.r.cfg.record_max_ms,
                                        self.r.cfg.record_silence_s, ALL_KEYS)
             if rec.key:
                 first = rec.key
@@ -377,7 +374,7 @@ class _Call:
         self.pending_key = None
         await self.ch.play(ids, "")
         self.seq += 1
-        name = f"{self.call_id or 'call'}-{action.purpose}-{self.seq:02d}"
+        name = f"{self.call_id}-{action.purpose}-{self.seq:02d}"
         try:
             rec = await self.ch.record(name, self.r.cfg.complaint_max_ms, self.r.cfg.complaint_silence_s, "#",
                                        beep=True)
