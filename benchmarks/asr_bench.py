@@ -8,7 +8,9 @@ Test sets (all speakers/voices held out from training by ``ivr model build``):
     also just band-limited to 8 kHz ("clean");
   * 16-digit NIKs made by concatenating one held-out speaker's isolated digits,
     with a pause after every four;
-  * synthetic held-out espeak-ng voices: digit strings, yes/no words, menu words;
+  * synthetic held-out espeak-ng voices: digit strings, yes/no words (also scored
+    as the yes-or-no decision the call makes), menu words;
+  * the same yes/no words decoded with the digits grammar: how many become digits;
   * silence and noise clips: how many digits are invented.
 Real-time factor is decode time / audio time in one thread (Vosk decodes one
 utterance on one core).  Needs no ``train`` extra: numpy, scipy, soundfile,
@@ -29,6 +31,7 @@ import soundfile as sf
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from ivr.dialogue.understand import NO_WORDS, YES_WORDS  # noqa: E402
 from ivr.speech import evaluate  # noqa: E402
 from ivr.speech.lexicon import DIGIT_WORDS  # noqa: E402
 from ivr.speech.recognizer import default_model_dir, load_recognizer  # noqa: E402
@@ -110,6 +113,12 @@ def synth_sets(tmp: Path, rng: np.random.Generator, count: int):
     return sets
 
 
+def _meaning(text: str) -> str:
+    words = set(text.split())
+    yes, no = bool(words & YES_WORDS), bool(words & NO_WORDS)
+    return "yes" if yes and not no else "no" if no and not yes else "unclear"
+
+
 def noise_set(tmp: Path, rng: np.random.Generator, count: int) -> list[Path]:
     out = []
     for i in range(count):
@@ -156,13 +165,27 @@ def main(argv: list[str] | None = None) -> int:
         total_audio = total_decode = 0.0
         for name, rows in sets.items():
             grammar = "yesno" if "yes/no" in name else "menu" if "menu" in name else "digits"
-            s = evaluate.score(rec, rows, grammar, show)
+            meant = [0, 0]
+
+            def judge(wav, ref, got, meant=meant):
+                # What the call does with it: "iya" for "ya" or "benar" for "betul"
+                # is still the caller's answer.
+                show(wav, ref, got)
+                meant[0] += 1
+                meant[1] += _meaning(got.text) == _meaning(ref)
+
+            s = evaluate.score(rec, rows, grammar, judge)
             total_audio += s.audio_s
             total_decode += s.decode_s
-            print(s.line(name))
+            print(s.line(name) + (f"  yes/no decided right={100 * meant[1] / max(meant[0], 1):6.2f}%"
+                                  if grammar == "yesno" else ""))
             if args.keep:
                 (tmp / f"{re.sub('[^a-z0-9]+', '_', name.lower()).strip('_')}.tsv").write_text(
                     "".join(f"{p.name}\t{r}\n" for p, r in rows), encoding="utf-8")
+        yes_rows = sets.get("synthetic yes/no (phone)", [])
+        misread = [w for w, _ in yes_rows if rec.recognize(w, "digits").text]
+        print(f"{'yes/no words asked for digits':<34} n={len(yes_rows):<5d} "
+              f"heard as digits={len(misread)}  (rejected as [unk] or nothing: {len(yes_rows) - len(misread)})")
         clips = noise_set(tmp, rng, args.noise)
         invented = 0
         for clip in clips:

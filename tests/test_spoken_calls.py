@@ -62,13 +62,11 @@ def test_whole_nik_in_one_breath_is_read_back_in_groups(tmp_path):
     assert call.input_mode == "speech" and call.lookup_status is not None
 
 
-@pytest.mark.xfail(reason="issue 3: the bundled model still misreads slow female synthetic speech", strict=True)
 def test_slow_female_voice_in_two_halves(tmp_path):
     result, line = two_halves_call(tmp_path, "annie")
     assert "status/scheduled" in result.prompts
 
 
-@pytest.mark.xfail(reason="issue 3: the bundled model maps an out-of-grammar 'ya' to a digit", strict=True)
 def test_yes_asked_for_digits_is_not_heard_as_digits(tmp_path):
     """The digits question's grammar has no 'ya': the caller is asked again, not misread."""
     settings = spoken_settings(tmp_path)

@@ -108,9 +108,12 @@ def cmd_build(args) -> int:
     if args.mini:
         opts = mini_options(out, human_dir)
     else:
-        opts = BuildOptions(out=out, human_dir=human_dir, holdout=args.holdout, epochs=args.epochs,
-                            human_copies=args.copies, synth_count=args.synth, workers=args.workers,
-                            seed=args.seed)
+        given = {"epochs": args.epochs, "human_copies": args.copies, "synth_count": args.synth,
+                 "objective": args.objective, "warmup": args.warmup, "hidden": args.hidden,
+                 "layers": args.layers, "prior_scale": args.prior_scale}
+        opts = BuildOptions(out=out, human_dir=human_dir, holdout=args.holdout, workers=args.workers,
+                            seed=args.seed, **{k: v for k, v in given.items() if v is not None})
+        opts = BuildOptions(**{**opts.__dict__, "clean_copy": opts.objective == "ctc"})
     opts = BuildOptions(**{**opts.__dict__, "extra_manifests": tuple(Path(p) for p in args.extra_manifest),
                            "command": "ivr " + " ".join(shlex.quote(a) for a in (args.argv or sys.argv[1:]))})
     try:
@@ -154,9 +157,18 @@ def register(subparsers) -> None:
     b.add_argument("--no-holdout", dest="holdout", action="store_false",
                    help="train on every human speaker (figures must then come from a held-out build)")
     b.add_argument("--mini", action="store_true", help="miniature build for CI (minutes)")
-    b.add_argument("--epochs", type=int, default=10)
-    b.add_argument("--copies", type=int, default=4, help="augmented copies per human utterance")
-    b.add_argument("--synth", type=int, default=2400, help="synthetic utterances")
+    b.add_argument("--epochs", type=int, default=None, help="training epochs (default 50)")
+    b.add_argument("--objective", choices=("ctc", "viterbi"), default=None,
+                   help="ctc (default): no alignments needed; viterbi: frame cross-entropy on flat-start "
+                        "alignments (the first recipe, kept for comparison)")
+    b.add_argument("--warmup", type=int, default=None,
+                   help="CTC: first epochs on clean copies of the human set only (default 8)")
+    b.add_argument("--hidden", type=int, default=None, help="network width (default 256)")
+    b.add_argument("--layers", type=int, default=None, help="factorised TDNN layers (default 5)")
+    b.add_argument("--prior-scale", type=float, default=None,
+                   help="decode with posterior / prior**SCALE (default 0.6; 0 = plain posteriors)")
+    b.add_argument("--copies", type=int, default=None, help="augmented copies per human utterance (default 4)")
+    b.add_argument("--synth", type=int, default=None, help="synthetic utterances (default 3200)")
     b.add_argument("--workers", type=int, default=2)
     b.add_argument("--seed", type=int, default=1)
     b.set_defaults(func=cmd_build, argv=None)

@@ -24,6 +24,12 @@ def test_mini_build_produces_a_loadable_model(tmp_path, data_dir):
         assert (out / part).is_file(), part
     info = json.loads((out / "build_info.json").read_text())
     assert info["mini"] is True
+    assert info["objective"] == "ctc"
+    # CTC graphs allow blanks inside words, and the decoder divides by damped priors.
+    assert json.loads((out / "graph" / "graph.json").read_text())["blank_phone"] == "sil"
+    priors = [float(v) for v in (out / "am" / "final.mdl").read_text().rpartition("<Priors>")[2]
+              .strip().strip("[]").split()]
+    assert len(priors) == 24 and abs(sum(priors) - 1) < 1e-3 and max(priors) > 1.1 * min(priors)
     import vosk
 
     vosk.SetLogLevel(-1)

@@ -37,3 +37,45 @@ def test_hclg_reads_back_with_kaldifst(tmp_path):
     back = kaldifst.StdVectorFst.read(str(path))
     assert back.num_states == fst.num_states
     assert sum(back.num_arcs(s) for s in range(back.num_states)) == len(fst.arcs)
+
+
+def _accepts(fst: g.Fst, tids: list[int]) -> bool:
+    """Does the graph accept this transition-id sequence (epsilons in between)?"""
+    out: dict[int, list[g.Arc]] = {}
+    for arc in fst.arcs:
+        out.setdefault(arc.src, []).append(arc)
+
+    def closure(states: set[int]) -> set[int]:
+        todo, seen = list(states), set(states)
+        while todo:
+            for arc in out.get(todo.pop(), []):
+                if arc.ilabel == 0 and arc.dst not in seen:
+                    seen.add(arc.dst)
+                    todo.append(arc.dst)
+        return seen
+
+    cur = closure({fst.start})
+    for tid in tids:
+        cur = closure({a.dst for s in cur for a in out.get(s, []) if a.ilabel == tid})
+    return any(s in fst.finals for s in cur)
+
+
+def _frames(spec: g.GraphSpec, phones: list[str]) -> list[int]:
+    """One frame per phone: its exit transition."""
+    return [spec.transitions[p][1] for p in phones]
+
+
+def test_ctc_graph_allows_blanks_between_a_words_phones_only_when_asked():
+    import dataclasses
+
+    spec = g.GraphSpec.load(default_model_dir())
+    plain = dataclasses.replace(spec, blank_phone=None)
+    ctc = dataclasses.replace(spec, blank_phone=spec.silence_phone)
+    with_blanks = _frames(spec, ["sil", "s", "sil", "a", "t", "sil", "u", "sil"])
+    without = _frames(spec, ["s", "a", "t", "u"])
+    assert _accepts(g.build_hclg(ctc, [["satu"]]), with_blanks)
+    assert _accepts(g.build_hclg(ctc, [["satu"]]), without)
+    assert not _accepts(g.build_hclg(plain, [["satu"]]), with_blanks)
+    assert _accepts(g.build_hclg(plain, [["satu"]]), without)
+    # A blank is never the whole word: the phones themselves stay mandatory.
+    assert not _accepts(g.build_hclg(ctc, [["satu"]]), _frames(spec, ["s", "sil", "t", "u"]))

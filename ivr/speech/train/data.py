@@ -29,13 +29,17 @@ class Example:
     feats: np.ndarray          # (T, F) float16
     labels: np.ndarray         # pdf ids of the state sequence
     skippable: np.ndarray      # optional (silence) states
-    group: int = -1            # augmented copy number (human/extra); -1: used every epoch
+    group: int = -1            # augmented copy number (human/extra); -1: used every epoch;
+                               # CLEAN: the studio recording, only band-limited (CTC warm-up)
+
+
+CLEAN = -2
 
 
 @dataclass(frozen=True)
 class Job:
     utt: Utt
-    copy: int                  # 0 = first rendering; >0 adds speed perturbation
+    copy: int                  # 0 = first rendering; >0 adds speed perturbation; CLEAN: no channel
 
 
 def label_sequence(text: str) -> tuple[np.ndarray, np.ndarray]:
@@ -66,6 +70,16 @@ def _noise_only(rng: np.random.Generator, cfg: augment.Telephone) -> np.ndarray:
     return np.clip(x, -1, 1).astype(np.float32)
 
 
+def _clean(x: np.ndarray, rate: int, rng: np.random.Generator) -> np.ndarray:
+    """The recording as it is, at 8 kHz and a plausible level, with a little
+    silence around it: what the network learns the digits from before it meets
+    telephone channels."""
+    y = augment.resample(x.astype(np.float32), rate, augment.RATE)
+    y = y * (10 ** (rng.uniform(-30, -15) / 20) / (np.sqrt(np.mean(y ** 2)) + 1e-9))
+    pad = [np.zeros(int(rng.uniform(0.05, 0.4) * augment.RATE), np.float32) for _ in range(2)]
+    return np.clip(np.concatenate([pad[0], y, pad[1]]), -1, 1).astype(np.float32)
+
+
 def _render_chunk(args: tuple[int, int, Sequence[Job], augment.Telephone]) -> list[Example]:
     seed, chunk_no, jobs, cfg = args
     rng = np.random.default_rng([seed, chunk_no])
@@ -78,6 +92,8 @@ def _render_chunk(args: tuple[int, int, Sequence[Job], augment.Telephone]) -> li
     for i, (job, audio) in enumerate(zip(jobs, clean)):
         if audio is None:
             y, gsm = _noise_only(rng, cfg), rng.random() < 0.3
+        elif job.copy == CLEAN:
+            y, gsm = _clean(*audio, rng), False
         else:
             x, rate = audio
             if job.copy > 0 or (job.utt.source == "synth" and rng.random() < 0.5):

@@ -158,7 +158,7 @@ def check_model(path: Path, num_pdfs: int) -> None:
 
 
 def write_model(net: Tdnn, priors: np.ndarray, out: Path, word_cost: float = 0.0,
-                unk_cost: float = 2.0, silence_cost: float = 0.0) -> None:
+                unk_cost: float = 2.0, silence_cost: float = 0.0, blank_phone: str | None = None) -> None:
     (out / "am").mkdir(parents=True, exist_ok=True)
     (out / "conf").mkdir(exist_ok=True)
     (out / "graph").mkdir(exist_ok=True)
@@ -175,6 +175,8 @@ def write_model(net: Tdnn, priors: np.ndarray, out: Path, word_cost: float = 0.0
     (gd / "lexicon.txt").write_text("".join(f"{w} {' '.join(p)}\n" for w, p in LEXICON.items()), encoding="utf-8")
     meta = {"silence_phone": SILENCE, "transitions": transitions(), "word_cost": word_cost,
             "unk_cost": unk_cost, "silence_cost": silence_cost, "feat_dim": FEAT_DIM}
+    if blank_phone is not None:
+        meta["blank_phone"] = blank_phone
     (gd / "graph.json").write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
     spec = g.GraphSpec.load(out)
     g.write_vector_fst(g.build_hclg(spec, [[w] for w in words if w != "<eps>"]), gd / "HCLG.fst")

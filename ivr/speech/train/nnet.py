@@ -5,11 +5,12 @@ whose output is only needed every third frame, then factorised layers over
 -3, 0, +3.  The network is evaluated every 30 ms (frame subsampling 3), one HMM
 state per phone, which is what Vosk decodes fastest and times words correctly.
 
-Training is Viterbi training with frame cross-entropy: the alignments come from
-a flat start (see ``trainer.uniform_alignment``) and are then redone with the
-network itself by :func:`viterbi_batch` (each phone at least one output frame,
-optional silence between words).  Batch normalisation is folded into the
-following affine layers at export.
+Training is CTC by default (``trainer.TrainConfig.objective``): the silence pdf
+doubles as the blank, so the decoding graph needs only optional blanks between a
+word's phones.  The older recipe, Viterbi training with frame cross-entropy, is
+kept for comparison: alignments from a flat start (``trainer.uniform_alignment``),
+redone with the network itself by :func:`viterbi_batch`.  Batch normalisation is
+folded into the following affine layers at export.
 """
 
 from __future__ import annotations

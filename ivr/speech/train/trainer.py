@@ -11,7 +11,8 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from ivr.speech.train.data import Example
+from ivr.speech.lexicon import PHONES, SILENCE
+from ivr.speech.train.data import CLEAN, Example
 from ivr.speech.train.nnet import Tdnn, viterbi_batch
 
 
@@ -26,6 +27,9 @@ class TrainConfig:
     layers: int = 4
     threads: int = 2
     seed: int = 1
+    objective: str = "viterbi"     # "viterbi" (frame cross-entropy on realigned states) or "ctc"
+    warmup: int = 0                # epochs on clean copies only (see epoch_examples)
+    blank: int = 0                 # CTC blank = the silence pdf
 
 
 def _batches(examples: Sequence[Example], batch_frames: int, rng: random.Random) -> list[list[int]]:
@@ -61,11 +65,19 @@ def _collate(examples: Sequence[Example], idx: list[int]):
     return torch.from_numpy(feats), out_lens, torch.from_numpy(labels), torch.from_numpy(skip), label_lens
 
 
-def epoch_examples(examples: Sequence[Example], epoch: int, synth_share: int = 2) -> list[Example]:
+def epoch_examples(examples: Sequence[Example], epoch: int, synth_share: int = 2,
+                   warmup: int = 0) -> list[Example]:
     """What one epoch trains on: one augmented copy of each human utterance (a
-    different copy each epoch), 1/``synth_share`` of the synthetic utterances (in
-    turn) and every noise clip.  Keeps epochs short on a shared 2-core machine
-    while the whole rendered set is still seen over the run."""
+    different copy each epoch), its clean copy if there is one, 1/``synth_share``
+    of the synthetic utterances (in turn) and every noise clip.  Keeps epochs short
+    on a shared 2-core machine while the whole rendered set is still seen over the
+    run.  The first ``warmup`` epochs use the clean copies only: a CTC network
+    started on telephone-degraded audio stays stuck emitting blanks for many
+    epochs, one started on clean speech learns the digits in a few."""
+    if epoch < warmup:
+        clean = [e for e in examples if e.group == CLEAN]
+        if clean:
+            return clean
     groups = sorted({e.group for e in examples if e.group >= 0})
     pick = groups[epoch % len(groups)] if groups else None
     chosen = []
@@ -124,12 +136,15 @@ def train(examples: Sequence[Example], num_pdfs: int, cfg: TrainConfig, feat_dim
     rng = random.Random(cfg.seed)
     net = Tdnn(feat_dim, num_pdfs, cfg.hidden, cfg.bottleneck, cfg.layers)
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
-    steps = sum(len(_batches(epoch_examples(examples, e), cfg.batch_frames, rng)) for e in range(cfg.epochs))
+    steps = sum(len(_batches(epoch_examples(examples, e, warmup=cfg.warmup), cfg.batch_frames, rng)) for e in range(cfg.epochs))
     step = 0
     counts = np.ones(num_pdfs)
+    ctc = cfg.objective == "ctc"
     for epoch in range(cfg.epochs):
-        chosen = epoch_examples(examples, epoch)
-        if epoch == 0:
+        chosen = epoch_examples(examples, epoch, warmup=cfg.warmup)
+        if ctc:
+            align = {}
+        elif epoch == 0:
             align = {e.uid: uniform_alignment(e) for e in chosen}
         else:
             # Scaled likelihoods (posterior / prior), as the decoder uses them: plain
@@ -149,14 +164,18 @@ def train(examples: Sequence[Example], num_pdfs: int, cfg: TrainConfig, feat_dim
             for group in opt.param_groups:
                 group["lr"] = lr
             feats, out_lens, _, _, _ = _collate(chosen, idx)
-            target = torch.full((len(idx), int(out_lens.max())), -100, dtype=torch.long)
-            for b, i in enumerate(idx):
-                path = align[chosen[i].uid]
-                target[b, : len(path)] = torch.from_numpy(path)
             logp = net(feats)
-            loss = torch.nn.functional.nll_loss(logp.reshape(-1, num_pdfs), target.reshape(-1),
-                                                ignore_index=-100, reduction="sum")
-            n = int((target >= 0).sum())
+            if ctc:
+                loss, n, hits = _ctc_loss(logp, out_lens, [chosen[i] for i in idx], cfg.blank)
+            else:
+                target = torch.full((len(idx), int(out_lens.max())), -100, dtype=torch.long)
+                for b, i in enumerate(idx):
+                    path = align[chosen[i].uid]
+                    target[b, : len(path)] = torch.from_numpy(path)
+                loss = torch.nn.functional.nll_loss(logp.reshape(-1, num_pdfs), target.reshape(-1),
+                                                    ignore_index=-100, reduction="sum")
+                n = int((target >= 0).sum())
+                hits = int(((logp.argmax(-1) == target) & (target >= 0)).sum())
             opt.zero_grad()
             (loss / n).backward()
             torch.nn.utils.clip_grad_norm_(net.parameters(), 5.0)
@@ -164,13 +183,35 @@ def train(examples: Sequence[Example], num_pdfs: int, cfg: TrainConfig, feat_dim
             step += 1
             total += float(loss.detach())
             frames += n
-            correct += int(((logp.argmax(-1) == target) & (target >= 0)).sum())
+            correct += hits
             bar.set_postfix(loss=f"{total / frames:.3f}")
-        print(f"epoch {epoch + 1}: cross-entropy {total / max(frames, 1):.4f}, frame accuracy "
-              f"{correct / max(frames, 1):.3f} ({len(chosen)} utterances)", flush=True)
+        what = ("CTC loss per frame", "greedy phone-sequence accuracy") if ctc else ("cross-entropy", "frame accuracy")
+        print(f"epoch {epoch + 1}: {what[0]} {total / max(frames, 1):.4f}, {what[1]} "
+              f"{correct / max(frames if not ctc else len(chosen), 1):.3f} ({len(chosen)} utterances)", flush=True)
         if on_epoch is not None and epoch + 1 < cfg.epochs:
             on_epoch(net.eval(), epoch + 1)
     return net.eval()
+
+
+def ctc_targets(e: Example) -> np.ndarray:
+    """The phones of an utterance without its silences (CTC blanks cover them; a
+    noise-only clip has none at all)."""
+    return e.labels[~e.skippable & (e.labels != PHONES.index(SILENCE))]
+
+
+def _ctc_loss(logp: torch.Tensor, out_lens: torch.Tensor, exs: Sequence[Example], blank: int):
+    """Summed CTC loss of a batch, its frame count, and how many utterances the
+    greedy (best-path) decoding already gets exactly right."""
+    targets = [torch.from_numpy(ctc_targets(e)) for e in exs]
+    loss = torch.nn.functional.ctc_loss(
+        logp.transpose(0, 1), torch.cat(targets), out_lens, torch.tensor([len(t) for t in targets]),
+        blank=blank, reduction="sum", zero_infinity=True)
+    best = logp.detach().argmax(-1)
+    hits = 0
+    for b, t in enumerate(targets):
+        seq = torch.unique_consecutive(best[b, : int(out_lens[b])])
+        hits += int(torch.equal(seq[seq != blank], t))
+    return loss, int(out_lens.sum()), hits
 
 
 @torch.no_grad()
