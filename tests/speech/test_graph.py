@@ -79,3 +79,16 @@ def test_ctc_graph_allows_blanks_between_a_words_phones_only_when_asked():
     assert _accepts(g.build_hclg(plain, [["satu"]]), without)
     # A blank is never the whole word: the phones themselves stay mandatory.
     assert not _accepts(g.build_hclg(ctc, [["satu"]]), _frames(spec, ["s", "sil", "t", "u"]))
+
+
+def test_other_words_are_heard_as_unk_only_where_the_grammar_allows_unk():
+    spec = g.GraphSpec.load(default_model_dir())
+    ya = _frames(spec, ["y", "a"])
+    satu = _frames(spec, ["s", "a", "t", "u"])
+    with_unk = g.build_hclg(spec, [["satu"], ["[unk]"]])
+    assert _accepts(with_unk, ya)
+    # "ya" can only come out as [unk], never as itself.
+    assert spec.words["ya"] not in {a.olabel for a in with_unk.arcs}
+    assert not _accepts(g.build_hclg(spec, [["satu"]]), ya)
+    # Digits are never garbage: a yes/no question does not swallow answers into them.
+    assert not _accepts(g.build_hclg(spec, [["ya"], ["[unk]"]]), satu)
