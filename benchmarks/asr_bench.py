@@ -113,6 +113,21 @@ def synth_sets(tmp: Path, rng: np.random.Generator, count: int):
     return sets
 
 
+def level_sweep(rec, human_dir: Path, rng: np.random.Generator, n: int = 40) -> None:
+    """The same held-out utterances (clean 8 kHz) at peak levels from -50 to -3 dBFS."""
+    utts = [u for u in corpus.load_human(human_dir) if u.speaker in corpus.HELDOUT_HUMAN]
+    pick = [utts[int(i)] for i in rng.choice(len(utts), size=min(n, len(utts)), replace=False)]
+    audio = [(augment.resample(*corpus.load_audio(u), RATE), u.text) for u in pick]
+    cells = []
+    for db in (-50, -40, -30, -20, -10, -3):
+        ok = 0
+        for x, text in audio:
+            y = x * 10 ** (db / 20) / (np.max(np.abs(x)) + 1e-9)
+            ok += rec.recognize_samples((y * 32767).astype(np.int16), RATE, "digits").text == text
+        cells.append(f"{db} dB {ok}/{len(audio)}")
+    print(f"{'human strings by peak level':<34} exact: " + ", ".join(cells))
+
+
 def _meaning(text: str) -> str:
     words = set(text.split())
     yes, no = bool(words & YES_WORDS), bool(words & NO_WORDS)
@@ -182,6 +197,8 @@ def main(argv: list[str] | None = None) -> int:
             if args.keep:
                 (tmp / f"{re.sub('[^a-z0-9]+', '_', name.lower()).strip('_')}.tsv").write_text(
                     "".join(f"{p.name}\t{r}\n" for p, r in rows), encoding="utf-8")
+        if args.human_dir.is_dir():
+            level_sweep(rec, args.human_dir, np.random.default_rng(args.seed))
         yes_rows = sets.get("synthetic yes/no (phone)", [])
         misread = [w for w, _ in yes_rows if rec.recognize(w, "digits").text]
         print(f"{'yes/no words asked for digits':<34} n={len(yes_rows):<5d} "

@@ -6,12 +6,14 @@ import shutil
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from ivr.errors import RecognizerError
 from ivr.speech.evaluate import read_manifest, word_errors
 from ivr.speech.lexicon import DIGIT_WORDS
-from ivr.speech.recognizer import VoskRecognizer, default_model_dir, load_recognizer
+from ivr.speech.recognizer import (LOUD_WINDOW_DBFS, MAX_GAIN_DB, VoskRecognizer,
+                                  default_model_dir, level, load_recognizer, read_audio)
 
 YESNO_WORDS = {"ya", "iya", "betul", "benar", "tidak", "bukan", "salah"}
 
@@ -125,3 +127,32 @@ def test_grammar_files_are_used(tmp_path, data_dir):
 def test_default_model_dir_is_bundled():
     assert (default_model_dir() / "am" / "final.mdl").is_file()
     assert (default_model_dir() / "MODEL_CARD.md").is_file()
+
+
+def _loud_dbfs(samples: np.ndarray) -> float:
+    frames = samples[: len(samples) // 160 * 160].astype(np.float64).reshape(-1, 160)
+    return 20 * np.log10(np.percentile(np.sqrt((frames ** 2).mean(axis=1)), 95) / 32768)
+
+
+def test_level_moves_only_audio_outside_the_trained_window():
+    rng = np.random.default_rng(0)
+    speechlike = (rng.standard_normal(8000) * np.repeat(rng.uniform(0, 1, 50), 160)).astype(np.float64)
+    lo, hi = LOUD_WINDOW_DBFS
+    for target in (-60.0, -45.0, -12.0, -1.0):
+        x = np.clip(speechlike / np.abs(speechlike).max() * 32767 * 10 ** (target / 20), -32768, 32767)
+        x = x.astype(np.int16)
+        before, after = _loud_dbfs(x), _loud_dbfs(level(x, 8000))
+        if lo <= before <= hi:
+            assert np.array_equal(level(x, 8000), x)
+        elif before + MAX_GAIN_DB < lo:       # far too quiet: raised by the most allowed
+            assert after == pytest.approx(before + MAX_GAIN_DB, abs=0.5)
+        else:
+            assert lo - 0.5 <= after <= hi + 0.5, (target, before, after)
+    silence = np.zeros(8000, np.int16)
+    assert np.array_equal(level(silence, 8000), silence)
+
+
+def test_quiet_caller_is_still_understood(recognizer, data_dir):
+    samples, rate = read_audio(data_dir / "digits_andy.wav")
+    quiet = (samples.astype(np.float64) * 10 ** (-40 / 20)).round().astype(np.int16)
+    assert recognizer.recognize_samples(quiet, rate, "digits").text == "satu dua tiga"
