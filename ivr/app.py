@@ -139,10 +139,12 @@ def build_hotline(settings: Settings, *, clock=None, recognizer=_FROM_SETTINGS, 
     flow = FlowConfig(
         max_tries=settings.max_tries, speech=recognizer is not None,
         operator_app=settings.operator_app, operator_target=settings.operator_target,
+        operator_wait_s=settings.operator_wait_s,
         office_open=settings.office_open, office_close=settings.office_close, office_days=settings.open_days,
         min_confidence=settings.min_confidence)
     runner_cfg = RunnerConfig(
         record_max_ms=settings.record_max_s * 1000, record_silence_s=settings.record_silence_s,
+        listen_start_ms=settings.listen_start_s * 1000,
         complaint_max_ms=settings.complaint_max_s * 1000, keys_timeout_ms=settings.keys_timeout_ms,
         keep_training_audio=settings.keep_training_audio, training_dir=settings.data_dir.resolve() / "training")
     audio_dir = settings.audio_dir

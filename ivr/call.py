@@ -35,14 +35,18 @@ from ivr.ports import CallEventRecord, Channel, Recognizer, Store
 
 log = logging.getLogger(__name__)
 
-ALL_KEYS = "0123456789*#"
-ENTRY_END_KEYS = "*#"          # end keypad entry at once when pressed first
+# Keys that interrupt a prompt or a recording.  Not "#": callers end a keyed NIK with
+# it (our prompts ask them to), and a "#" that arrives after GET DATA already has all
+# its digits reaches the next command; left out, Asterisk drops it there.
+ALL_KEYS = "0123456789*"
+ENTRY_END_KEYS = "*"           # end keypad entry at once when pressed first
 
 
 @dataclass(frozen=True)
 class RunnerConfig:
     record_max_ms: int = 20_000
     record_silence_s: int = 2
+    listen_start_ms: int = 8_000         # a caller may take this long to start speaking
     complaint_max_ms: int = 90_000
     complaint_silence_s: int = 6
     keys_timeout_ms: int = 6_000
@@ -306,7 +310,8 @@ class _Call:
         if first is None and ask.speech and self.speech_ok:
             self.seq += 1
             rec = await self.ch.record(f"{self.call_id}-{self.seq:02d}", self.r.cfg.record_max_ms,
-                                       self.r.cfg.record_silence_s, ALL_KEYS)
+                                       self.r.cfg.record_silence_s, ALL_KEYS,
+                                       start_window_ms=self.r.cfg.listen_start_ms)
             if rec.key:
                 first = rec.key
             else:
@@ -377,7 +382,7 @@ class _Call:
         name = f"{self.call_id}-{action.purpose}-{self.seq:02d}"
         try:
             rec = await self.ch.record(name, self.r.cfg.complaint_max_ms, self.r.cfg.complaint_silence_s, "#",
-                                       beep=True)
+                                       beep=True, start_window_ms=self.r.cfg.listen_start_ms)
         except CallerHungUp as exc:
             partial = getattr(exc, "recording", None)
             if partial is not None:

@@ -67,6 +67,7 @@ class Settings(BaseSettings):
     demo_data: StrictBool = True                # load demo recipients into an empty store
     operator_app: Literal["Queue", "Dial"] = "Queue"
     operator_target: str = "operators"          # queue name, or Dial target such as PJSIP/operator
+    operator_wait_s: int = Field(300, ge=10, le=3600)   # longest wait for an operator before the callback offer
     office_open: dt.time = dt.time(8, 0)
     office_close: dt.time = dt.time(16, 0)
     office_days: str = "0,1,2,3,4"              # Monday=0
@@ -75,6 +76,7 @@ class Settings(BaseSettings):
     min_confidence: float = Field(0.5, ge=0.0, le=1.0)   # spoken yes/no/menu answers below it are asked again
     record_max_s: int = Field(20, ge=3, le=120)
     record_silence_s: int = Field(2, ge=1, le=10)
+    listen_start_s: int = Field(8, ge=0, le=30)  # how long a question waits for a caller to start speaking
     complaint_max_s: int = Field(90, ge=10, le=600)
     keys_timeout_ms: int = Field(6000, ge=1000, le=60000)
     keep_training_audio: StrictBool = True      # keep confirmed NIK utterances as training data

@@ -97,12 +97,15 @@ class Channel(Protocol):
         """Collect keypad digits (``#`` ends entry early)."""
 
     async def record(self, name: str, max_ms: int, silence_s: int, stop_keys: str,
-                     beep: bool = False) -> RecordResult:
+                     beep: bool = False, start_window_ms: int = 0) -> RecordResult:
         """Record the caller into the spool under ``name``; a key in ``stop_keys`` stops it.
+        ``start_window_ms``: how long to keep listening for a caller who has not
+        started yet (``silence_s`` then only ends speech that has begun).
         A ``CallerHungUp`` raised here carries ``recording``: the partial file, or None."""
 
     async def transfer(self, app: str, args: str) -> str:
-        """Run a dialplan application (Queue, Dial); returns its status text."""
+        """Run a dialplan application (Queue, Dial); returns its status text, or
+        ``"BRIDGED"`` when the caller was put through and the other side hung up."""
 
     async def set_variable(self, name: str, value: str) -> None: ...
 

@@ -212,16 +212,30 @@ def test_report_a_problem_is_recorded_and_queued(tmp_path, settings):
 
 
 def test_operator_in_office_hours_goes_to_the_queue(settings):
+    # An operator answers, talks and hangs up; the caller is still on the line.
+    # Queue then leaves QUEUESTATUS unset and EXEC answers result=-1 (operator.txt).
     async def scenario(line):
-        result = await line.call(Keys("0"), transfer_status={"queue": "ANSWERED", "dial": "ANSWER"})
-        return result
+        return await line.call(Keys("0"), transfer_status={"queue": "BRIDGED"})
 
     result, line = run_line(settings, scenario)
     call = only_call(line)
-    assert "EXEC" in result.commands()
-    exec_args = [e.args for e in result.exchanges if e.command == "EXEC"][0]
-    assert exec_args[0].lower() == "queue" and "operators" in " ".join(exec_args)
+    exchange = next(e for e in result.exchanges if e.command == "EXEC")
+    assert exchange.args == ("Queue", "operators,,,,300")     # never an endless wait
+    assert exchange.reply == "200 result=-1\n"
+    assert "QUEUESTATUS" not in dict(result.variables)
+    assert "operator/busy" not in result.prompts and "operator/callback_offer" not in result.prompts
+    assert result.prompts[-1] == "goodbye"
     assert call.outcome == "operator"
+    assert list(call.follow_ups) == []
+    assert result.clean, result.problems
+
+
+def test_the_fake_refuses_a_queue_status_asterisk_never_sets(settings):
+    async def scenario(line):
+        return await line.call(Keys("0"), transfer_status={"queue": "ANSWERED"})
+
+    with pytest.raises(ValueError, match="never sets QUEUESTATUS=ANSWERED"):
+        run_line(settings, scenario)
 
 
 def test_busy_operators_offer_a_callback(settings):

@@ -25,7 +25,9 @@ from ivr.ports import DEFAULT_DOCUMENTS, RecipientInfo
 
 log = logging.getLogger(__name__)
 
-TRANSFER_OK = frozenset({"ANSWER", "ANSWERED", "COMPLETED"})
+# What the channel reports after the caller spoke with an operator: DIALSTATUS=ANSWER
+# for Dial; for Queue, which sets no status for a bridged call, "BRIDGED".
+TRANSFER_OK = frozenset({"ANSWER", "BRIDGED"})
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,7 @@ class FlowConfig:
     speech: bool = True
     operator_app: str = "Queue"
     operator_target: str = "operators"
+    operator_wait_s: int = 300
     office_open: dt.time = dt.time(8, 0)
     office_close: dt.time = dt.time(16, 0)
     office_days: frozenset[int] = frozenset({0, 1, 2, 3, 4})
@@ -43,6 +46,15 @@ class FlowConfig:
 
     def office_is_open(self, at: dt.datetime) -> bool:
         return at.weekday() in self.office_days and self.office_open <= at.time() < self.office_close
+
+    def operator_args(self) -> str:
+        """The application's arguments with a time limit, so nobody waits for hours:
+        Queue(name,options,URL,announceoverride,timeout), Dial(target,timeout)."""
+        if "," in self.operator_target:
+            return self.operator_target      # the administrator spelled them out
+        if self.operator_app.lower() == "queue":
+            return f"{self.operator_target},,,,{self.operator_wait_s}"
+        return f"{self.operator_target},{self.operator_wait_s}"
 
 
 Handler = Callable[[Context, Event], Step]
@@ -363,7 +375,7 @@ class Dialogue:
     def _to_operator(self, ctx: Context, event: Event) -> Step:
         if self.cfg.office_is_open(event.at):
             return Step(State.OPERATOR, (Play(("operator/connecting",)),
-                                         Transfer(self.cfg.operator_app, self.cfg.operator_target)), ctx)
+                                         Transfer(self.cfg.operator_app, self.cfg.operator_args())), ctx)
         return self._callback_offer(ctx, ("operator/closed",))
 
     def _on_operator(self, ctx: Context, event: Event) -> Step:

@@ -191,6 +191,18 @@ def silence(seconds: float) -> np.ndarray:
     return np.zeros(int(round(seconds * RATE)), dtype=np.float32)
 
 
+def tone(hz: float, seconds: float, dbfs: float = -9.0, fade_s: float = 0.01) -> np.ndarray:
+    """A sine tone with short fades (no click at either end), at ``dbfs`` peak."""
+    t = np.arange(int(round(seconds * RATE))) / RATE
+    wave_ = np.sin(2 * np.pi * hz * t) * 10 ** (dbfs / 20)
+    ramp = min(int(fade_s * RATE), len(t) // 2)
+    if ramp:
+        envelope = np.linspace(0.0, 1.0, ramp)
+        wave_[:ramp] *= envelope
+        wave_[-ramp:] *= envelope[::-1]
+    return wave_.astype(np.float32)
+
+
 def write_wav_atomic(path: Path, samples: np.ndarray, rate: int = RATE) -> int:
     """Write 16-bit mono PCM via a temp file and rename; returns the file size.
 

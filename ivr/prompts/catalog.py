@@ -62,6 +62,15 @@ def is_silence(prompt_id: str) -> bool:
     return prompt_id.startswith("silence/")
 
 
+def is_tone(prompt_id: str) -> bool:
+    """Tone ids (``tone/beep``) are generated too: a signal, not words."""
+    return prompt_id.startswith("tone/")
+
+
+def is_generated(prompt_id: str) -> bool:
+    return is_silence(prompt_id) or is_tone(prompt_id)
+
+
 @dataclass(frozen=True)
 class Catalog:
     """Prompt texts by id, in file order, with the table each one came from."""

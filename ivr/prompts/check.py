@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Iterable
 
 from ivr.prompts import audio
-from ivr.prompts.catalog import Catalog, is_silence
+from ivr.prompts.catalog import Catalog, is_generated, is_silence, is_tone
 from ivr.prompts.render import RenderError, duration_problem, expected_hash, manifest_hashes, wav_path
 
 MAX_CLIPPED_FRACTION = 0.001  # a few clipped samples are inaudible; more means distortion
@@ -29,7 +29,7 @@ def check(catalog: Catalog, audio_dir: str | os.PathLike[str], required_ids: Ite
             problems.append(f"{prompt_id}: not in the catalog")
             continue
         text = catalog.text(prompt_id)
-        if not is_silence(prompt_id) and not text:
+        if not is_generated(prompt_id) and not text:
             problems.append(f"{prompt_id}: empty text")
             continue
         path = wav_path(audio_dir, prompt_id)
@@ -57,6 +57,8 @@ def check(catalog: Catalog, audio_dir: str | os.PathLike[str], required_ids: Ite
 def _content_problems(prompt_id: str, text: str, info: audio.WavInfo) -> list[str]:
     if is_silence(prompt_id):
         return [] if info.peak_dbfs < -60 else ["a silence file that is not silent"]
+    if is_tone(prompt_id):
+        return [] if MIN_PEAK_DBFS <= info.peak_dbfs < -1 else [f"a tone at {info.peak_dbfs:.1f} dBFS peak"]
     out = []
     if info.peak_dbfs < MIN_PEAK_DBFS:
         out.append(f"nearly silent (peak {info.peak_dbfs:.1f} dBFS)")

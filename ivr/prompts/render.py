@@ -31,9 +31,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
+import numpy as np
+
 from ivr.errors import IvrError
 from ivr.prompts import audio
-from ivr.prompts.catalog import Catalog, is_silence, load_catalog, validate_id
+from ivr.prompts.catalog import Catalog, is_generated, is_silence, is_tone, load_catalog, validate_id
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +48,9 @@ MIN_SECONDS_PER_CHAR = 0.045
 MAX_SECONDS_PER_CHAR = 0.3  # numbers in addresses are long to say
 STALL_S = 45.0  # a child silent this long is stuck (one prompt takes well under a second)
 SILENCE_SECONDS = {"short": 0.4}  # plus silence/<N> = N seconds
+# tone/<name>: (frequency Hz, seconds).  The beep before a recorded report is ours,
+# not Asterisk's: images built without core sounds have no "beep".
+TONES = {"beep": (1000.0, 0.35)}
 
 
 class RenderError(IvrError):
@@ -104,6 +109,28 @@ def silence_seconds(prompt_id: str) -> float:
     if re.fullmatch(r"[0-9]{1,2}", name):
         return float(name)
     raise RenderError(f"{prompt_id}: unknown silence; use silence/short or silence/<seconds>")
+
+
+def tone_spec(prompt_id: str) -> tuple[float, float]:
+    name = prompt_id.removeprefix("tone/")
+    if name in TONES:
+        return TONES[name]
+    raise RenderError(f"{prompt_id}: unknown tone; known: {', '.join('tone/' + t for t in TONES)}")
+
+
+def generated_samples(prompt_id: str) -> np.ndarray:
+    """The audio of a silence or tone id."""
+    if is_tone(prompt_id):
+        hz, seconds = tone_spec(prompt_id)
+        return audio.tone(hz, seconds)
+    return audio.silence(silence_seconds(prompt_id))
+
+
+def _generated_key(prompt_id: str) -> str:
+    if is_tone(prompt_id):
+        hz, seconds = tone_spec(prompt_id)
+        return f"tone:{hz}:{seconds}"
+    return f"silence:{silence_seconds(prompt_id)}"
 
 
 def duration_problem(text: str, seconds: float) -> str | None:
@@ -283,8 +310,9 @@ def manifest_hashes(audio_dir: str | os.PathLike[str]) -> dict[str, str]:
 
 
 def expected_hash(catalog: Catalog, prompt_id: str, voice: VoiceSettings = DEFAULT_VOICE) -> str:
-    text = "" if is_silence(prompt_id) else catalog.text(prompt_id)
-    return voice.digest(f"silence:{silence_seconds(prompt_id)}" if is_silence(prompt_id) else text)
+    if is_generated(prompt_id):
+        return voice.digest(_generated_key(prompt_id))
+    return voice.digest(catalog.text(prompt_id))
 
 
 def _usable(path: Path) -> bool:
@@ -336,9 +364,10 @@ def build(
         if not force and manifest.get(prompt_id, {}).get("hash") == digest and _usable(target):
             skipped.append(prompt_id)
             continue
-        if is_silence(prompt_id):
-            seconds = silence_seconds(prompt_id)
-            size = audio.write_wav_atomic(target, audio.silence(seconds))
+        if is_generated(prompt_id):
+            samples = generated_samples(prompt_id)
+            seconds = len(samples) / audio.RATE
+            size = audio.write_wav_atomic(target, samples)
             manifest[prompt_id] = {"hash": digest, "seconds": round(seconds, 3), "bytes": size}
             generated.append(prompt_id)
             audio_seconds += seconds

@@ -8,7 +8,18 @@ back before the next.  Asterisk facts this module leans on:
   (``511`` for those not allowed on a dead channel);
 * ``result=-1`` on STREAM FILE / GET DATA / RECORD FILE means "hung up" *or* "file
   missing"; a ``CHANNEL STATUS`` probe (refused with ``511`` on a dead channel) tells
-  the two apart, so a missing prompt is not mistaken for the end of the call.
+  the two apart, so a missing prompt is not mistaken for the end of the call;
+* RECORD FILE's ``BEEP`` plays Asterisk's own sound ``beep``, which images built
+  without core sounds lack (the reply is then ``(randomerror)`` and nothing is
+  recorded): we play our own beep prompt instead;
+* RECORD FILE's ``s=N`` counts silence from the start of the recording on a line
+  that carries audio all the time, so a caller who starts after N seconds finds
+  the recording over.  When a recording ends with nothing heard, the line listens
+  again at once (no prompt, nothing said over the caller) until the question's
+  start window has passed;
+* after ``EXEC Queue`` an operator call that was answered and bridged leaves
+  QUEUESTATUS unset and EXEC answers ``result=-1`` with the caller still on the line
+  (app_queue.c): that is reported as :data:`BRIDGED`, not as a failure.
 
 Nothing personal is logged: no caller number, no digits, no channel name.
 """
@@ -31,8 +42,16 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SILENT_PROMPT = "silence/1"
+BEEP_PROMPT = "beep"
 RECORD_FORMAT = "wav"
 SAMPLES_PER_MS = 8  # Asterisk's endpos counts 8 kHz samples for our WAV recordings
+# When RECORD FILE's silence detector fires it rewinds the file by (N - 1) s, so a
+# recording in which nothing broke the silence is 1 s and one 20 ms frame long.
+QUIET_RECORDING_MS = 1000 + 60
+
+# What :meth:`AgiChannel.transfer` reports when the caller was bridged to an operator
+# (Queue sets no status for it; Dial sets DIALSTATUS=ANSWER).
+BRIDGED = "BRIDGED"
 
 # Which variable holds the outcome of a dialplan application run through EXEC.
 STATUS_VARIABLES = {"queue": "QUEUESTATUS", "dial": "DIALSTATUS"}
@@ -135,12 +154,34 @@ class AgiChannel:
         return KeysResult(keys=keys, timed_out=reply.timed_out)
 
     async def record(self, name: str, max_ms: int, silence_s: int,
-                     stop_keys: str, beep: bool = False) -> RecordResult:
+                     stop_keys: str, beep: bool = False, start_window_ms: int = 0) -> RecordResult:
+        if beep:
+            # Our own tone: Asterisk's "beep" may not exist (see the module notes).
+            played = await self.play([BEEP_PROMPT], stop_keys)
+            if played.key is not None:
+                return RecordResult(path=None, key=played.key, duration_ms=0)
+        waited_ms, part = 0, 0
+        while True:
+            segment = name if part == 0 else f"{name}-{part + 1}"
+            result, quiet = await self._record_once(segment, max_ms, silence_s, stop_keys)
+            if not quiet or result.key is not None:
+                return result
+            waited_ms += silence_s * 1000 + 20
+            if waited_ms >= start_window_ms:
+                return result
+            # Nothing yet: listen again straight away, and drop the silent file.
+            if result.path is not None:
+                await asyncio.to_thread(result.path.unlink, True)
+            part += 1
+
+    async def _record_once(self, name: str, max_ms: int, silence_s: int,
+                           stop_keys: str) -> tuple[RecordResult, bool]:
+        """One RECORD FILE; the flag says it ended on silence with nothing heard."""
         local = self._spool_path(name)
         # Asterisk does not create folders; the spool is shared, so make it here.
         await asyncio.to_thread(local.parent.mkdir, parents=True, exist_ok=True)
         command = agi.format_record_file(f"{self.config.asterisk_spool}/{name}", RECORD_FORMAT,
-                                         stop_keys, max_ms, beep=beep, silence_s=silence_s)
+                                         stop_keys, max_ms, silence_s=silence_s)
         budget = self.config.slack_s + max(max_ms, 0) / 1000
         try:
             reply = await self._interactive(command, timeout_s=budget)
@@ -156,14 +197,19 @@ class AgiChannel:
         key = None
         if reply.data in ("dtmf", "randomerror") and reply.key is not None:
             key = reply.key
-        elif reply.result == -1:
+        elif reply.result == -1 or reply.data == "randomerror":
             await self._raise_if_dead("RECORD FILE")
-            raise ChannelError(f"RECORD FILE failed ({reply.data or 'no reason given'})")
-        elif reply.data == "randomerror":
-            raise ChannelError("RECORD FILE failed (randomerror)")
+            # The channel is up, so the recording itself failed (randomerror: a sound
+            # Asterisk was asked to play first is missing).  Nothing was recorded;
+            # the caller is still there and the dialogue can ask again.
+            log.warning("call %s: RECORD FILE recorded nothing (%s)", self.info.uniqueid,
+                        reply.data or "no reason given")
+            return RecordResult(path=None, key=None, duration_ms=0), False
         duration = max(reply.endpos or 0, 0) // SAMPLES_PER_MS
         path = local if await asyncio.to_thread(local.exists) else None
-        return RecordResult(path=path, key=key, duration_ms=duration)
+        quiet = (key is None and reply.data == "timeout" and silence_s > 0
+                 and duration <= QUIET_RECORDING_MS)
+        return RecordResult(path=path, key=key, duration_ms=duration), quiet
 
     async def transfer(self, app: str, args: str) -> str:
         reply = await self._command(agi.format_exec(app, args),
@@ -174,6 +220,9 @@ class AgiChannel:
         status = await self.get_variable(variable) if variable else ""
         if self.hung_up or reply.result == -1 and await self._is_dead():
             raise agi.AgiHangup("caller hung up during transfer", status=status or "")
+        if reply.result == -1 and (not status or status.upper() == "ANSWER"):
+            # The bridge ended and the caller is still here: they talked to someone.
+            return BRIDGED
         return status or ""
 
     async def set_variable(self, name: str, value: str) -> None:

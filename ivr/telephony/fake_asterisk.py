@@ -10,9 +10,12 @@ from a script of turns:
   ``Keys("1", barge_in=True)`` presses during a prompt instead: STREAM FILE with the
   key among its stop digits takes one and stops early.  Keys the command does not
   accept stay queued for a later question;
-* ``Say(wav)`` -- spoken at the next RECORD FILE (converted to 8 kHz mono 16-bit and
-  written where Asterisk would write it); GET DATA / WAIT FOR DIGIT hear nothing
-  and time out;
+  Keys left over when GET DATA stops at its maximum (a NIK typed with a trailing
+  ``#``) were already pressed: they reach the next command, as on a real line.  A
+  key that command does not take as an escape digit is lost, as Asterisk drops it;
+* ``Say(wav, after_s=3)`` -- spoken at the next RECORD FILE, ``after_s`` seconds
+  after it starts (converted to 8 kHz mono 16-bit and written where Asterisk would
+  write it); GET DATA / WAIT FOR DIGIT hear nothing and time out;
 * ``Silence()`` -- the next input command times out (RECORD writes silence);
 * ``HangUp()`` -- at the next command the caller hangs up: a ``HANGUP`` line and
   the reply Asterisk gives a dead channel (``result=-1`` or ``511``).
@@ -20,6 +23,16 @@ from a script of turns:
 When the script is used up and the service asks for input, the caller hangs up.
 Every prompt must exist under ``audio_dir`` as 8 kHz mono 16-bit WAV; a missing or
 wrong one is answered ``200 result=-1 endpos=0`` (as Asterisk does) and reported.
+
+RECORD FILE follows res_agi.c's ``handle_recordfile`` on a line that carries audio
+all the time: ``BEEP`` streams the sound ``beep``, and without it (the andrius image
+has no core sounds) the reply is ``200 result=-1 (randomerror) endpos=0``; the
+``s=N`` silence detector counts from the start of the recording, leading silence
+included (dsp.c: a 20 ms frame is silent when its mean magnitude is below 256), so
+a caller who starts later than N seconds is cut off; when it fires the file is
+rewound by N-1 seconds and the reply is ``(timeout)`` with the milliseconds that
+were left as its result.  After ``EXEC Queue`` an operator call that was answered
+and bridged leaves QUEUESTATUS unset and the reply is ``result=-1`` (app_queue.c).
 """
 
 from __future__ import annotations
@@ -61,7 +74,11 @@ class Keys:
 
 @dataclass(frozen=True)
 class Say:
+    """Speech.  ``after_s``: the caller starts this long after the line starts
+    listening (elderly callers pause before sixteen digits)."""
+
     wav: Path
+    after_s: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -83,6 +100,7 @@ Turn = Union[Keys, Say, Silence, HangUp]
 def load_scenario(path: Path) -> list[Turn]:
     """Turns from a JSON or TOML file: a list (or ``turns = [...]``) of tables such
     as ``{keys = "3172..."}``, ``{keys = "1", barge_in = true}``, ``{say = "nik.wav"}``,
+    ``{say = "nik.wav", after_s = 3}``,
     ``{silence = true}``, ``{hangup = true}``.  Relative ``say`` paths are relative
     to the file."""
     text = path.read_text(encoding="utf-8")
@@ -98,12 +116,15 @@ def _turn(item: object, base: Path, n: int) -> Turn:
         digits, barge_in = str(item["keys"]), item.get("barge_in", BARGE_IN_DEFAULT)
         if digits and all(c in agi.DTMF_KEYS for c in digits) and isinstance(barge_in, bool):
             return Keys(digits, barge_in)
+    elif isinstance(item, dict) and "say" in item and set(item) <= {"say", "after_s"}:
+        value, after = item["say"], item.get("after_s", 0.0)
+        if isinstance(value, str) and isinstance(after, (int, float)) and not isinstance(after, bool) \
+                and 0 <= after <= 60:
+            p = Path(value)
+            return Say(p if p.is_absolute() else base / p, float(after))
     elif isinstance(item, dict) and len(item) == 1:
         (kind, value), = item.items()
-        if kind == "say" and isinstance(value, str):
-            p = Path(value)
-            return Say(p if p.is_absolute() else base / p)
-        elif kind == "silence":
+        if kind == "silence":
             return Silence()
         elif kind == "hangup":
             return HangUp()
@@ -140,6 +161,15 @@ class FakeCallResult:
     clean: bool
     variables: tuple[tuple[str, str], ...] = ()
     step_latencies: tuple[float, ...] = ()   # seconds the service took before each command
+    # What res_agi.c sets when the AGI ends: FAILURE when the service could not be
+    # reached, HANGUP when the caller hung up, SUCCESS when the service closed.
+    agi_status: str = "SUCCESS"
+
+    @property
+    def dialplan_continues(self) -> bool:
+        """The caller is still on the line when the AGI ends: Asterisk goes on with
+        the next priority of the dialplan (nobody hung up)."""
+        return self.agi_status == "FAILURE" or self.ended_by in ("service-closed", "error")
 
     def commands(self) -> list[str]:
         return [e.command for e in self.exchanges]
@@ -166,7 +196,20 @@ _USAGE = {
 }
 DEFAULT_TRANSFER_STATUS = {"queue": "TIMEOUT", "dial": "NOANSWER"}
 _STATUS_VAR = {"queue": "QUEUESTATUS", "dial": "DIALSTATUS"}
+# The values app_queue.c and app_dial.c really set.  ``BRIDGED`` is not one of them:
+# it tells the fake that an operator answered, talked and hung up, after which
+# Queue leaves QUEUESTATUS unset and Dial sets DIALSTATUS=ANSWER, and both return -1
+# to the AGI with the caller still on the line.
+QUEUE_STATUSES = frozenset({"TIMEOUT", "FULL", "JOINEMPTY", "LEAVEEMPTY", "JOINUNAVAIL",
+                            "LEAVEUNAVAIL", "CONTINUE", "WITHDRAW"})
+DIAL_STATUSES = frozenset({"CHANUNAVAIL", "CONGESTION", "NOANSWER", "BUSY", "ANSWER", "CANCEL",
+                           "DONTCALL", "TORTURE", "INVALIDARGS"})
+BRIDGED = "BRIDGED"
 _OTHER_APPS = {"playback", "wait", "noop", "set", "musiconhold", "background"}
+# dsp.c's default silence threshold (dsp.conf silencethreshold) and Asterisk's
+# 20 ms voice frames.
+SILENCE_THRESHOLD = 256
+FRAME = audio.RATE // 50
 MAX_COMMANDS = 2000
 _ids = itertools.count(1)
 
@@ -185,14 +228,17 @@ class _Call:
 
     def __init__(self, script: Iterable[Turn], *, sounds_prefix: str, audio_dir: Path,
                  asterisk_spool: str, spool_dir: Path, save_audio: bool,
-                 transfer_status: Mapping[str, str]):
+                 transfer_status: Mapping[str, str], core_sounds: frozenset[str] = frozenset()):
         self.turns: deque[Turn] = deque(script)
         self.sounds_prefix = sounds_prefix.rstrip("/")
         self.audio_dir = audio_dir
         self.asterisk_spool = asterisk_spool.rstrip("/")
         self.spool_dir = spool_dir
         self.save_audio = save_audio
-        self.transfer_status = {k.lower(): v for k, v in transfer_status.items()}
+        self.transfer_status = _checked_statuses(transfer_status)
+        # Asterisk's own sounds for the channel language ("beep"): none in the
+        # andrius/asterisk image, which is built without core sounds.
+        self.core_sounds = core_sounds
         self.live = True
         self.ended_by = ""
         self.close_after = False
@@ -206,6 +252,10 @@ class _Call:
         self.problems: list[str] = []
         self.heard: list[np.ndarray] = []
         self._prompt_cache: dict[Path, audio.PromptAudio] = {}
+        self._in_flight = False          # the head Keys turn was already pressed
+        self._stopped_by_flight = False
+        self._say_waiting = False        # a Say at the head is already counting down
+        self._silence_heard = False      # a Silence at the head has met a recording
 
     # --- dispatch ------------------------------------------------------------------------
 
@@ -223,6 +273,10 @@ class _Call:
         return reply
 
     async def _dispatch(self, name: str, args: list[str]) -> str:
+        if self._silence_heard and name != "RECORD FILE":
+            self._silence_heard = False
+            if self.turns and isinstance(self.turns[0], Silence):
+                self.turns.popleft()
         if self.live:
             head = self.turns[0] if self.turns else None
             if isinstance(head, HangUp):
@@ -305,8 +359,14 @@ class _Call:
         app = args[0].lower()
         if app in _STATUS_VAR:
             status = self.transfer_status.get(app, DEFAULT_TRANSFER_STATUS[app])
-            self.variables[_STATUS_VAR[app]] = status
             self.events.append(Event("transfer", f"{args[0]} {' '.join(args[1:])}".strip()))
+            if status == BRIDGED:
+                # Answered and bridged; the operator has hung up, the caller is still here.
+                if app == "dial":
+                    self.variables["DIALSTATUS"] = "ANSWER"
+                self.events.append(Event("transfer", "bridged to an operator, who then hung up"))
+                return "200 result=-1\n"
+            self.variables[_STATUS_VAR[app]] = status
             return "200 result=0\n"
         if app in _OTHER_APPS:
             return "200 result=0\n"
@@ -315,15 +375,20 @@ class _Call:
     async def _cmd_stream_file(self, args: list[str]) -> str:
         if not 2 <= len(args) <= 3:
             return _reply_520(_USAGE["STREAM FILE"])
+        offset = int(args[2]) if len(args) == 3 and args[2].isdigit() else 0
         prompt = await self._prompt(args[0])
         if prompt is None:
             return "200 result=-1 endpos=0\n"
+        offset = min(offset, prompt.frames)
         key = self._take_key(args[1])
         if key is not None:
-            self._heard_prompt(prompt, prompt.frames // 2)
+            # A key already on its way stops the prompt at once; a barge-in halfway.
+            stop = min(offset + 2560, prompt.frames) if self._stopped_by_flight \
+                else offset + (prompt.frames - offset) // 2
+            self._heard_prompt(prompt, stop, offset)
             self._heard_keys(key)
-            return f"200 result={ord(key)} endpos={prompt.frames // 2}\n"
-        self._heard_prompt(prompt, prompt.frames)
+            return f"200 result={ord(key)} endpos={stop}\n"
+        self._heard_prompt(prompt, prompt.frames, offset)
         return f"200 result=0 endpos={prompt.frames}\n"
 
     async def _cmd_say_digits(self, args: list[str]) -> str:
@@ -350,8 +415,10 @@ class _Call:
         head = self.turns[0] if self.turns else None
         if not isinstance(head, Keys):
             self._heard_prompt(prompt, prompt.frames)
-            self._consume_quiet_turn(head, timeout_ms)
+            self._consume_quiet_turn(head, timeout_ms, prompt.frames)
             return "200 result= (timeout)\n"
+        # ast_readstring: digits until the maximum, '#' ends the entry (and is not
+        # returned); whatever the caller pressed after that is still on its way.
         taken, consumed, ended = [], 0, False
         for ch in head.digits:
             if len(taken) >= max_digits:
@@ -383,6 +450,9 @@ class _Call:
         return "200 result=0\n"
 
     async def _cmd_record_file(self, args: list[str]) -> str:
+        """res_agi.c ``handle_recordfile``: argv[6..] may hold a sample offset, BEEP
+        and ``s=N``; any word there that is neither a number nor holds '=' asks for
+        the sound ``beep`` first."""
         if len(args) < 4:
             return _reply_520(_USAGE["RECORD FILE"])
         file, fmt, stop, max_text = args[:4]
@@ -390,43 +460,67 @@ class _Call:
             max_ms = int(max_text)
         except ValueError:
             return _reply_520(_USAGE["RECORD FILE"])
-        silence_s = 0
-        for extra in args[4:]:
-            if extra.startswith("s=") and extra[2:].isdigit():
-                silence_s = int(extra[2:])
+        extras = args[4:]
+        silence_ms = _silence_option(extras)
+        wants_beep = (len(extras) > 0 and not _is_int(extras[0]) and "=" not in extras[0]) or \
+                     (len(extras) > 1 and "=" not in extras[1])
+        if wants_beep and "beep" not in self.core_sounds:
+            # ast_streamfile("beep") fails: res = -1, nothing is recorded, the channel
+            # is still up.
+            self.events.append(Event("record", "no 'beep' sound: (randomerror)"))
+            return "200 result=-1 (randomerror) endpos=0\n"
         target = self._record_path(file, fmt)
         if target is None:
             return "200 result=-1 (writefile)\n"
-        head = self.turns[0] if self.turns else None
-        if isinstance(head, Keys) and head.digits[0] in stop:
-            key = head.digits[0]
-            self._shift_keys(1)
+        key = self._key_at_record(stop)
+        if key is not None:
             await asyncio.to_thread(audio.write_wav, target, audio.silence(0))
             self._recorded(target)
             self._heard_keys(key)
             return f"200 result={ord(key)} (dtmf) endpos=0\n"
-        tail_ms = min(1000, silence_s * 1000) if silence_s else 0
+        head = self.turns[0] if self.turns else None
+        limit_ms = max_ms if max_ms > 0 else 600_000
+        lead_ms, speech = 0, audio.silence(0)
         if isinstance(head, Say):
-            self.turns.popleft()
+            lead_ms = int(round(head.after_s * 1000))
             try:
                 speech = await asyncio.to_thread(audio.to_telephone, head.wav)
             except (OSError, RuntimeError, ValueError) as exc:
                 self.problems.append(f"cannot read the caller's audio {head.wav}: {exc}")
                 speech = audio.silence(500)
-            self.events.append(Event("say", str(head.wav)))
-            samples = np.concatenate([speech, audio.silence(tail_ms)])
-        else:
-            if isinstance(head, Silence):
+        # The line carries audio all the time: quiet before the caller starts and
+        # after they stop, for as long as the recording could last.
+        line = np.concatenate([audio.silence(min(lead_ms, limit_ms + 20)), speech,
+                               audio.silence(max(limit_ms + 20 - lead_ms - len(speech) // 8, 0))])
+        written, got_silence = _record_frames(line, limit_ms, silence_ms)
+        elapsed_ms = written * 20
+        samples = line[: written * FRAME]
+        if got_silence:
+            samples = samples[: max(len(samples) - (silence_ms - 1000) * audio.RATE // 1000, 0)]
+        if isinstance(head, Say):
+            if lead_ms < elapsed_ms:
                 self.turns.popleft()
+                self._say_waiting = False
+                self.events.append(Event("say", str(head.wav)))
+            else:
+                # The caller has not started yet; the line stopped listening first.
+                # Their clock is running now: what the service does next takes time.
+                self.turns[0] = Say(head.wav, (lead_ms - elapsed_ms) / 1000)
+                self._say_waiting = True
+                self.events.append(Event("silence", "recording ended before the caller spoke"))
+        else:
+            # A Silence turn is the caller keeping quiet through the whole question,
+            # however many times the line listens; it is used up once the service
+            # moves on (see _dispatch).
+            self._silence_heard = isinstance(head, Silence)
             self.events.append(Event("silence", "while recording"))
-            samples = audio.silence(tail_ms or 1000)
-        if max_ms > 0:
-            samples = samples[: max_ms * audio.RATE // 1000]
         await asyncio.to_thread(audio.write_wav, target, samples)
         self._recorded(target)
         if self.save_audio:
             self.heard.append(samples)
-        return f"200 result=0 (timeout) endpos={len(samples)}\n"
+        # ast_waitfor's last return: the milliseconds that were left.
+        left = max(max_ms - elapsed_ms, 0) if max_ms > 0 else 0
+        return f"200 result={left} (timeout) endpos={len(samples)}\n"
 
     # --- helpers ------------------------------------------------------------------------------
 
@@ -467,33 +561,79 @@ class _Call:
         return target
 
     def _take_key(self, stop_digits: str) -> str | None:
-        head = self.turns[0] if self.turns else None
-        if isinstance(head, Keys) and head.barge_in and head.digits[0] in stop_digits:
+        """The key that stops a prompt: one already on its way (``_in_flight``), or a
+        scripted barge-in key the prompt accepts.  A key on its way that the prompt
+        does not accept is dropped, as ``ast_waitstream`` drops it."""
+        self._stopped_by_flight = False
+        while self.turns and isinstance(self.turns[0], Keys):
+            head = self.turns[0]
             key = head.digits[0]
+            if self._in_flight:
+                self._shift_keys(1)
+                if key in stop_digits:
+                    self._stopped_by_flight = True
+                    return key
+                self.events.append(Event("keys_lost", key))
+                continue
+            if head.barge_in and key in stop_digits:
+                self._shift_keys(1)
+                return key
+            return None
+        return None
+
+    def _key_at_record(self, stop_digits: str) -> str | None:
+        """A key that stops RECORD FILE before anything is recorded.  Keys it does
+        not take are dropped (a key on its way, or one the caller presses anyway)."""
+        while self.turns and isinstance(self.turns[0], Keys):
+            key = self.turns[0].digits[0]
             self._shift_keys(1)
-            return key
+            if key in stop_digits:
+                return key
+            self.events.append(Event("keys_lost", key))
         return None
 
     def _shift_keys(self, n: int) -> None:
+        """Use ``n`` keys of the head turn.  The rest were pressed in the same breath:
+        they are on their way to whatever command comes next."""
         head = self.turns.popleft()
         assert isinstance(head, Keys)
         self.keys.append(head.digits[:n])
         if head.digits[n:]:
             self.turns.appendleft(Keys(head.digits[n:], head.barge_in))
+            self._in_flight = True
+        else:
+            self._in_flight = False
 
-    def _consume_quiet_turn(self, head: Turn | None, wait_ms: int) -> None:
+    def _consume_quiet_turn(self, head: Turn | None, wait_ms: int, prompt_frames: int = 0) -> None:
         """A key-only question meets silence or speech: it times out, the turn is used."""
         if isinstance(head, (Silence, Say)):
             self.turns.popleft()
+            self._say_waiting = False
             self.events.append(Event("silence" if isinstance(head, Silence) else "say",
                                      "no keys" if isinstance(head, Silence) else str(head.wav)))
         if self.save_audio:
             self.heard.append(audio.silence(min(wait_ms, 3000)))
 
-    def _heard_prompt(self, prompt: audio.PromptAudio, frames: int) -> None:
+    def _heard_prompt(self, prompt: audio.PromptAudio, frames: int, offset: int = 0) -> None:
+        self._prompt_played(frames - offset)
         if self.save_audio and prompt.samples is not None:
-            self.heard.append(prompt.samples[:frames])
+            self.heard.append(prompt.samples[offset:frames])
             self.heard.append(audio.silence(150))
+
+    def _prompt_played(self, frames: int) -> None:
+        """Time passes while a prompt plays.  A caller due to start speaking in that
+        time talks over the line, and the line does not listen: their words are lost."""
+        head = self.turns[0] if self.turns else None
+        if not isinstance(head, Say) or not self._say_waiting or frames <= 0:
+            return
+        played_s = frames / audio.RATE
+        if head.after_s < played_s:
+            self.turns.popleft()
+            self._say_waiting = False
+            self.problems.append("the service played a prompt over the caller while they spoke")
+            self.events.append(Event("say", f"{head.wav} (over a prompt: lost)"))
+        else:
+            self.turns[0] = Say(head.wav, head.after_s - played_s)
 
     def _heard_keys(self, keys: str) -> None:
         if keys:
@@ -504,6 +644,54 @@ class _Call:
     def _recorded(self, target: Path) -> None:
         self.recordings.append(target)
         self.events.append(Event("record", str(target)))
+
+
+def _is_int(text: str) -> bool:
+    return text.lstrip("+-").isdigit()
+
+
+def _silence_option(extras: list[str]) -> int:
+    """``s=N`` among argv[6..8] as res_agi.c reads it (first word holding an 's'),
+    in milliseconds; 0 when absent."""
+    for word in extras[:3]:
+        at = word.find("s")
+        if at >= 0:
+            rest = word[at:]
+            if len(rest) > 2 and rest.startswith("s=") and _is_int(rest[2:]):
+                return max(int(rest[2:]), 0) * 1000
+            return 0
+    return 0
+
+
+def _record_frames(line: np.ndarray, limit_ms: int, silence_ms: int) -> tuple[int, bool]:
+    """How many 20 ms frames RECORD FILE writes before it stops, and whether the
+    silence detector stopped it.  dsp.c counts a frame as silent when its mean
+    magnitude is under the threshold; any louder frame resets the count; the
+    recording ends once the count passes ``silence_ms``."""
+    frames = len(line) // FRAME
+    mags = np.abs(line[: frames * FRAME].astype(np.int32)).reshape(frames, FRAME).mean(axis=1)
+    quiet = 0
+    for n in range(frames):
+        if (n + 1) * 20 > limit_ms:
+            return n, False
+        if silence_ms > 0:
+            quiet = quiet + 20 if mags[n] < SILENCE_THRESHOLD else 0
+            if quiet > silence_ms:
+                return n + 1, True
+    return frames, False
+
+
+def _checked_statuses(statuses: Mapping[str, str]) -> dict[str, str]:
+    """Refuse a transfer outcome Asterisk never reports (e.g. QUEUESTATUS=ANSWERED)."""
+    out = {}
+    for app, status in statuses.items():
+        app, status = app.lower(), status.upper()
+        allowed = QUEUE_STATUSES if app == "queue" else DIAL_STATUSES if app == "dial" else None
+        if allowed is not None and status not in allowed | {BRIDGED}:
+            raise ValueError(f"Asterisk never sets {_STATUS_VAR[app]}={status}; "
+                             f"use one of {sorted(allowed)} or {BRIDGED!r}")
+        out[app] = status
+    return out
 
 
 def _match(words: list[str]) -> tuple[str | None, list[str]]:
@@ -542,15 +730,24 @@ async def run_call(host: str, port: int, script: Iterable[Turn], *,
                    timeout: float = 30.0, save_wav: Path | None = None,
                    transfer_status: Mapping[str, str] = DEFAULT_TRANSFER_STATUS,
                    agi_args: Iterable[str] = (),
-                   env: list[tuple[str, str]] | None = None) -> FakeCallResult:
+                   env: list[tuple[str, str]] | None = None,
+                   core_sounds: Iterable[str] = ()) -> FakeCallResult:
     """Place one call into the FastAGI server at ``host:port`` and play ``script``.
 
-    ``agi_args`` become ``agi_arg_1``...; ``env`` replaces the whole header block."""
+    ``agi_args`` become ``agi_arg_1``...; ``env`` replaces the whole header block;
+    ``core_sounds`` names Asterisk's own sounds that exist (e.g. ``beep``)."""
     uniqueid = uniqueid or f"{int(time.time())}.{next(_ids)}"
     call = _Call(script, sounds_prefix=sounds_prefix, audio_dir=Path(audio_dir),
                  asterisk_spool=asterisk_spool, spool_dir=Path(spool_dir),
-                 save_audio=save_wav is not None, transfer_status=transfer_status)
-    reader, writer = await asyncio.open_connection(host, port)
+                 save_audio=save_wav is not None, transfer_status=transfer_status,
+                 core_sounds=frozenset(core_sounds))
+    try:
+        reader, writer = await asyncio.open_connection(host, port)
+    except OSError as exc:
+        # launch_netscript could not connect: AGISTATUS=FAILURE, the dialplan goes on.
+        return FakeCallResult(uniqueid=uniqueid, exchanges=(), prompts=(), keys="", events=(),
+                              recordings=(), problems=(f"could not connect: {exc.strerror or exc}",),
+                              ended_by="refused", clean=False, agi_status="FAILURE")
     try:
         async with asyncio.timeout(timeout):
             header = env if env is not None else agi_environment(
@@ -578,7 +775,8 @@ async def run_call(host: str, port: int, script: Iterable[Turn], *,
         uniqueid=uniqueid, exchanges=tuple(call.exchanges), prompts=tuple(call.prompts),
         keys="".join(call.keys), events=tuple(call.events), recordings=tuple(call.recordings),
         problems=tuple(call.problems), ended_by=call.ended_by or "unknown", clean=clean,
-        variables=tuple(call.variables.items()), step_latencies=tuple(call.step_latencies))
+        variables=tuple(call.variables.items()), step_latencies=tuple(call.step_latencies),
+        agi_status="HANGUP" if call.ended_by == "caller" else "SUCCESS")
 
 
 async def _converse(call: _Call, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
