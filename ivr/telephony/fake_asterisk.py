@@ -65,11 +65,13 @@ BARGE_IN_DEFAULT = False
 @dataclass(frozen=True)
 class Keys:
     """Keys the caller presses.  ``barge_in``: pressed while a prompt that accepts
-    them is still playing (STREAM FILE stops early); otherwise the caller waits for
-    the service to listen (GET DATA, RECORD FILE, WAIT FOR DIGIT)."""
+    them is still playing (STREAM FILE stops early); ``during``: pressed while that
+    prompt id plays (lost if it does not accept them); otherwise the caller waits
+    for the service to listen (GET DATA, RECORD FILE, WAIT FOR DIGIT)."""
 
     digits: str
     barge_in: bool = BARGE_IN_DEFAULT
+    during: str | None = None
 
 
 @dataclass(frozen=True)
@@ -89,9 +91,11 @@ class Silence:
 @dataclass(frozen=True)
 class HangUp:
     """``hangup_line_first``: send ``HANGUP`` before the reply to the command in
-    flight (as the brief describes) or after it (as Asterisk often does)."""
+    flight (as the brief describes) or after it (as Asterisk often does);
+    ``during``: hang up while that prompt id plays, not at the next command."""
 
     hangup_line_first: bool = True
+    during: str | None = None
 
 
 Turn = Union[Keys, Say, Silence, HangUp]
@@ -256,6 +260,7 @@ class _Call:
         self._stopped_by_flight = False
         self._say_waiting = False        # a Say at the head is already counting down
         self._silence_heard = False      # a Silence at the head has met a recording
+        self._hangup_echo = False        # the second HANGUP line is still to come
 
     # --- dispatch ------------------------------------------------------------------------
 
@@ -279,24 +284,42 @@ class _Call:
                 self.turns.popleft()
         if self.live:
             head = self.turns[0] if self.turns else None
-            if isinstance(head, HangUp):
+            if isinstance(head, HangUp) and (head.during is None or self._playing(name, args) == head.during):
                 self.turns.popleft()
-                return self._hang_up_at(name, args, head.hangup_line_first)
+                return await self._hang_up_at(name, args, head.hangup_line_first)
             if head is None and name in _INPUT:
-                return self._hang_up_at(name, args, True)
-        elif name not in _DEAD_SAFE:
-            if name == "HANGUP":
-                self.close_after = True
-            return R_511
+                return await self._hang_up_at(name, args, True)
+        else:
+            # res_agi's loop sends HANGUP once more after the first reply on the dead
+            # channel (hash.txt: "511 ...", then "HANGUP").
+            echo, self._hangup_echo = ("HANGUP\n" if self._hangup_echo else ""), False
+            if name not in _DEAD_SAFE:
+                if name == "HANGUP":
+                    self.close_after = True
+                return R_511 + echo
+            return await self._dispatch_live(name, args) + echo
+        return await self._dispatch_live(name, args)
+
+    async def _dispatch_live(self, name: str, args: list[str]) -> str:
         handler = getattr(self, "_cmd_" + name.lower().replace(" ", "_"))
         return await handler(args)
 
-    def _hang_up_at(self, name: str, args: list[str], line_first: bool) -> str:
+    def _playing(self, name: str, args: list[str]) -> str | None:
+        """The prompt id a STREAM FILE plays, else None."""
+        prefix = self.sounds_prefix + "/"
+        if name == "STREAM FILE" and args and args[0].startswith(prefix):
+            return args[0][len(prefix):]
+        return None
+
+    async def _hang_up_at(self, name: str, args: list[str], line_first: bool) -> str:
         self.live = False
+        self._hangup_echo = True
         self.ended_by = self.ended_by or "caller"
         self.events.append(Event("hangup", "caller"))
         if name == "STREAM FILE":
-            reply = "200 result=-1 endpos=0\n"
+            # ast_waitstream reports where the prompt stopped (hash.txt: endpos=74400).
+            prompt = await self._prompt(args[0]) if args else None
+            reply = f"200 result=-1 endpos={prompt.frames // 2 if prompt else 0}\n"
         elif name == "RECORD FILE":
             reply = "200 result=-1 (hangup) endpos=0\n"
         elif name in _MEDIA or name == "EXEC":
@@ -380,7 +403,7 @@ class _Call:
         if prompt is None:
             return "200 result=-1 endpos=0\n"
         offset = min(offset, prompt.frames)
-        key = self._take_key(args[1])
+        key = self._take_key(args[1], self._playing("STREAM FILE", args))
         if key is not None:
             # A key already on its way stops the prompt at once; a barge-in halfway.
             stop = min(offset + 2560, prompt.frames) if self._stopped_by_flight \
@@ -413,7 +436,7 @@ class _Call:
         if prompt is None:
             return "200 result=-1\n"
         head = self.turns[0] if self.turns else None
-        if not isinstance(head, Keys):
+        if not isinstance(head, Keys) or head.during is not None and not self._in_flight:
             self._heard_prompt(prompt, prompt.frames)
             self._consume_quiet_turn(head, timeout_ms, prompt.frames)
             return "200 result= (timeout)\n"
@@ -560,14 +583,19 @@ class _Call:
             return None
         return target
 
-    def _take_key(self, stop_digits: str) -> str | None:
-        """The key that stops a prompt: one already on its way (``_in_flight``), or a
-        scripted barge-in key the prompt accepts.  A key on its way that the prompt
-        does not accept is dropped, as ``ast_waitstream`` drops it."""
+    def _take_key(self, stop_digits: str, prompt_id: str | None = None) -> str | None:
+        """The key that stops a prompt: one already on its way (``_in_flight``), one
+        pressed during this prompt (``during``), or a scripted barge-in key the prompt
+        accepts.  A key pressed now that the prompt does not accept is dropped, as
+        ``ast_waitstream`` drops it."""
         self._stopped_by_flight = False
         while self.turns and isinstance(self.turns[0], Keys):
             head = self.turns[0]
             key = head.digits[0]
+            if head.during is not None and not self._in_flight:
+                if head.during != prompt_id:
+                    return None
+                self._in_flight = True     # pressed now: from here on like a key on its way
             if self._in_flight:
                 self._shift_keys(1)
                 if key in stop_digits:
@@ -585,6 +613,8 @@ class _Call:
         """A key that stops RECORD FILE before anything is recorded.  Keys it does
         not take are dropped (a key on its way, or one the caller presses anyway)."""
         while self.turns and isinstance(self.turns[0], Keys):
+            if self.turns[0].during is not None and not self._in_flight:
+                return None                # the caller waits for that prompt
             key = self.turns[0].digits[0]
             self._shift_keys(1)
             if key in stop_digits:
@@ -599,7 +629,7 @@ class _Call:
         assert isinstance(head, Keys)
         self.keys.append(head.digits[:n])
         if head.digits[n:]:
-            self.turns.appendleft(Keys(head.digits[n:], head.barge_in))
+            self.turns.appendleft(Keys(head.digits[n:], head.barge_in, head.during))
             self._in_flight = True
         else:
             self._in_flight = False
