@@ -42,7 +42,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SILENT_PROMPT = "silence/1"
-BEEP_PROMPT = "beep"
+BEEP_PROMPT = "tone/beep"
 RECORD_FORMAT = "wav"
 SAMPLES_PER_MS = 8  # Asterisk's endpos counts 8 kHz samples for our WAV recordings
 # When RECORD FILE's silence detector fires it rewinds the file by (N - 1) s, so a
