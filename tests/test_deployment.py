@@ -4,7 +4,10 @@ configuration and the service's settings agree with one another."""
 from __future__ import annotations
 
 import configparser
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import yaml
@@ -37,7 +40,7 @@ def dialplan():
 
 
 def test_agi_url_points_at_the_service_and_its_port():
-    urls = re.findall(r"AGI\(agi://([^:/]+):(\d+)/(\w+)\)", dialplan())
+    urls = re.findall(r"agi://([^:/]+):(\d+)/(\w+)", dialplan())
     assert urls, "the dialplan hands calls to the service over FastAGI"
     env = ivr_env()
     for host, port, _script in urls:
@@ -103,3 +106,190 @@ def test_every_mounted_config_file_exists():
         if source.startswith("./"):
             assert (REPO / source[2:]).exists(), source
     assert (REPO / service("ivr")["build"]["dockerfile"]).exists()
+
+
+# --- issue 13: what a real Asterisk needs --------------------------------------------------
+
+def dialplan_sections() -> dict[str, list[tuple[str, str]]]:
+    """Context -> [(label, "App(args)")] in priority order, for exten ``s``/patterns;
+    ``[globals]`` -> [(name, value)]."""
+    out: dict[str, list[tuple[str, str]]] = {}
+    context = None
+    for raw in dialplan().splitlines():
+        line = raw.split(";", 1)[0].strip()
+        if not line:
+            continue
+        if line.startswith("[") and line.endswith("]"):
+            context = line[1:-1]
+            out[context] = []
+            continue
+        if context == "globals" and "=" in line:
+            name, value = line.split("=", 1)
+            out[context].append((name.strip(), value.strip()))
+            continue
+        m = re.match(r"^(?:exten\s*=>\s*[^,]+|same\s*=>\s*)\s*,?\s*(?:\d+|n)(?:\((\w+)\))?,(.*)$", line)
+        if m:
+            out[context].append((m.group(1) or "", m.group(2).strip()))
+    return out
+
+
+def dialplan_globals() -> dict[str, str]:
+    return dict(dialplan_sections()["globals"])
+
+
+def asterisklint(path: Path) -> subprocess.CompletedProcess:
+    code = "import os, sys; from asterisklint.main import main; sys.exit(main(sys.argv[1:], dict(os.environ)))"
+    return subprocess.run([sys.executable, "-c", code, "dialplan-check", str(path)],
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_dialplan_passes_asterisklint():
+    done = asterisklint(ASTERISK / "extensions.conf")
+    assert done.returncode == 0 and not done.stdout.strip() and not done.stderr.strip(), done.stdout + done.stderr
+
+
+def test_asterisklint_does_catch_a_broken_dialplan(tmp_path):
+    broken = tmp_path / "extensions.conf"
+    broken.write_text(dialplan().replace("Playback(hotline/error/service_down)", "Playbak(hotline/error/service_down"))
+    done = asterisklint(broken)
+    assert done.returncode != 0 or done.stdout.strip() or done.stderr.strip()
+
+
+def test_agi_url_in_globals_is_the_service():
+    url = dialplan_globals()["HOTLINE_AGI"]
+    m = re.fullmatch(r"agi://([^:/]+):(\d+)/(\w+)", url)
+    assert m and m.group(1) == "ivr" and m.group(2) == ivr_env()["IVR_AGI_PORT"] and m.group(3) == "hotline"
+    hotline = [app for _, app in dialplan_sections()["hotline"]]
+    assert "AGI(${HOTLINE_AGI})" in hotline
+
+
+def test_caller_is_never_left_in_dead_air_when_the_service_cannot_take_the_call():
+    """After the AGI the service has always hung up; if the dialplan gets there the
+    service was down, refused, or broke: an apology, then the operators' queue."""
+    hotline = [app for _, app in dialplan_sections()["hotline"]]
+    after = hotline[hotline.index("AGI(${HOTLINE_AGI})") + 1:]
+    apps = [a.split("(", 1)[0] for a in after]
+    assert "Hangup" not in apps[:apps.index("Queue")], after
+    playback = next(a for a in after if a.startswith("Playback("))
+    sound = playback[len("Playback("):-1]
+    assert sound.startswith("hotline/")
+    assert (REPO / "prompts" / "audio" / f"{sound[len('hotline/'):]}.wav").exists()
+    queue = next(a for a in after if a.startswith("Queue("))
+    name, *_, timeout = queue[len("Queue("):-1].split(",")
+    assert name == ivr_env()["IVR_OPERATOR_TARGET"] and timeout == "${OPERATOR_WAIT}"
+    assert dialplan_globals()["OPERATOR_WAIT"] == ivr_env()["IVR_OPERATOR_WAIT_S"]
+    assert apps.index("Playback") < apps.index("Queue")
+
+
+def test_first_syllable_is_not_clipped_after_answer():
+    hotline = [app for _, app in dialplan_sections()["hotline"]]
+    answer = next(a for a in hotline if a.startswith("Answer("))
+    assert int(answer[len("Answer("):-1]) >= 300          # ms Answer() waits before going on
+
+
+def test_plus_62_caller_numbers_are_folded_to_the_national_form():
+    from ivr.store.protect import normalize_phone
+
+    sections = dialplan_sections()
+    assert ("", "Goto(normalise,s,1)") in sections["from-trunk"]
+    steps = dict(sections["normalise"])
+    assert steps["plus"] == "Set(CALLERID(num)=0${CALLERID(num):3})"
+    assert steps["bare"] == "Set(CALLERID(num)=0${CALLERID(num):2})"
+    assert normalize_phone("+6281234567890") == normalize_phone("6281234567890") == normalize_phone("081234567890")
+
+
+def pjsip_sections() -> dict[str, dict[str, str]]:
+    out: dict[str, dict[str, str]] = {}
+    name = None
+    for raw in (ASTERISK / "pjsip.conf").read_text().splitlines():
+        line = raw.split(";", 1)[0].strip()
+        m = re.match(r"^\[([^\]]+)\](\(([^)]*)\))?$", line)
+        if m:
+            name = m.group(1) + ("" if not m.group(3) else f"<{m.group(3)}>")
+            out.setdefault(name, {})
+        elif "=" in line and name:
+            key, value = line.split("=", 1)
+            out[name][key.strip()] = value.strip()
+    return out
+
+
+def test_every_endpoint_is_set_up_for_nat_and_any_handsets_dtmf():
+    sections = pjsip_sections()
+    common = sections["endpoint-common<!>"]
+    assert common["type"] == "endpoint"
+    assert (common["direct_media"], common["rtp_symmetric"], common["force_rport"], common["rewrite_contact"]) == \
+        ("no", "yes", "yes", "yes")
+    assert common["dtmf_mode"] in ("auto", "auto_info", "inband")      # in-band tones accepted
+    endpoints = [n for n in sections if "<" in n and n != "endpoint-common<!>"]
+    assert endpoints and all(n.endswith("<endpoint-common>") for n in endpoints)
+    transport = sections["transport-udp"]
+    assert transport["external_media_address"] == transport["external_signaling_address"] == "${SIP_EXTERNAL_ADDRESS}"
+    assert transport["local_net"] == "${SIP_LOCAL_NET}"
+    env = service("asterisk")["environment"]
+    assert "SIP_EXTERNAL_ADDRESS" in env and "SIP_LOCAL_NET" in env
+    assert mounts("asterisk")["/etc/asterisk/pjsip.conf.in"] == "./deploy/asterisk/pjsip.conf"
+
+
+def _entrypoint(tmp_path: Path, **env) -> Path:
+    """Run the template part of hotline-entrypoint.sh against a scratch /etc/asterisk."""
+    etc = tmp_path / "etc"
+    etc.mkdir(parents=True)
+    (etc / "manager.conf.in").write_text((ASTERISK / "manager.conf").read_text())
+    (etc / "pjsip.conf.in").write_text((ASTERISK / "pjsip.conf").read_text())
+    script = (ASTERISK / "hotline-entrypoint.sh").read_text().replace("/etc/asterisk", str(etc))
+    script = script[: script.index("# [options] in asterisk.conf")]        # stop before users and exec
+    subprocess.run(["sh", "-c", script], check=True, timeout=30,
+                   env={"PATH": os.environ["PATH"], "AMI_USER": "u", "AMI_SECRET": "s", **env})
+    return etc / "pjsip.conf"
+
+
+def _settings_lines(path: Path) -> str:
+    return "\n".join(line for line in path.read_text().splitlines() if not line.lstrip().startswith(";"))
+
+
+def test_entrypoint_fills_in_the_nat_addresses(tmp_path):
+    text = _settings_lines(_entrypoint(tmp_path / "a", SIP_EXTERNAL_ADDRESS="203.0.113.10",
+                                       SIP_LOCAL_NET="10.0.0.0/8"))
+    assert "external_media_address=203.0.113.10" in text and "external_signaling_address=203.0.113.10" in text
+    assert "local_net=10.0.0.0/8" in text and "${" not in text
+    plain = _settings_lines(_entrypoint(tmp_path / "b"))
+    assert "external_media_address" not in plain and "${" not in plain
+
+
+def test_rtp_range_is_published_and_sized_for_the_documented_capacity():
+    rtp = configparser.ConfigParser()
+    rtp.read_string((ASTERISK / "rtp.conf").read_text())
+    start, end = int(rtp["general"]["rtpstart"]), int(rtp["general"]["rtpend"])
+    assert f"{start}-{end}:{start}-{end}/udp" in service("asterisk")["ports"]
+    calls = (end - start + 1) // 2
+    assert calls >= 500
+    readme = (REPO / "README.md").read_text()
+    assert f"{calls} calls" in readme and f"{start}-{end}" in readme
+
+
+def test_long_recordings_keep_the_line_alive_and_asterisk_is_not_root():
+    script = (ASTERISK / "hotline-entrypoint.sh").read_text()
+    assert "transmit_silence = yes" in script
+    assert re.search(r"^exec asterisk .*-U asterisk .*-G ", script, re.M)
+    dockerfile = (REPO / "deploy" / "ivr.Dockerfile").read_text()
+    assert re.search(r"^USER (?!root)\w+", dockerfile, re.M)
+
+
+def test_waiting_callers_hear_our_own_hold_loop():
+    queues = (ASTERISK / "queues.conf").read_text()
+    assert re.search(r"^musicclass=hotline$", queues, re.M)
+    moh = configparser.ConfigParser()
+    moh.read_string((ASTERISK / "musiconhold.conf").read_text())
+    folder = moh["hotline"]["directory"]
+    sounds = ivr_env()["IVR_ASTERISK_SOUNDS"]
+    assert folder.startswith(sounds + "/") and moh["hotline"]["mode"] == "files"
+    local = REPO / "prompts" / "audio" / folder[len(sounds) + 1:]
+    assert sorted(p.name for p in local.glob("*.wav")), "the hold folder has audio"
+    assert mounts("asterisk")["/etc/asterisk/musiconhold.conf"] == "./deploy/asterisk/musiconhold.conf"
+
+
+def test_queue_skips_operators_who_cannot_answer():
+    queues = (ASTERISK / "queues.conf").read_text()
+    for key in ("joinempty", "leavewhenempty"):
+        rules = set(re.search(rf"^{key}=(.*)$", queues, re.M).group(1).split(","))
+        assert {"unavailable", "invalid", "paused"} <= rules, key

@@ -155,3 +155,60 @@ def test_real_voice_three_seconds_late_is_decoded_by_the_bundled_model(tmp_path)
     assert "error/not_heard" not in p
     readback = p[p.index("confirm/intro") + 1:p.index("confirm/ask")]
     assert sum(x.startswith("digits/") for x in readback) == 16
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_service_down_sets_agistatus_failure_and_the_dialplan_goes_on(settings):
+    """res_agi.c: an AGI server that cannot be reached sets AGISTATUS=FAILURE and the
+    dialplan continues; ours then apologises and queues (tests/test_deployment.py)."""
+    import asyncio
+
+    from ivr.telephony.fake_asterisk import run_call
+
+    result = asyncio.run(run_call("127.0.0.1", _free_port(), [Keys(SCHEDULED)], sounds_prefix=settings.asterisk_sounds,
+                                  audio_dir=settings.audio_dir, asterisk_spool=settings.asterisk_spool_dir,
+                                  spool_dir=settings.spool, timeout=10))
+    assert result.agi_status == "FAILURE" and result.dialplan_continues
+    assert result.exchanges == ()
+
+
+def test_call_refused_over_the_limit_goes_back_to_the_dialplan(settings):
+    import asyncio
+
+    from ivr.app import build_hotline
+    from ivr.telephony.channel import ChannelConfig
+    from ivr.telephony.fake_asterisk import run_call
+    from ivr.telephony.server import AgiServer
+
+    hotline = build_hotline(settings)
+
+    async def main():
+        server = AgiServer(hotline.runner, "127.0.0.1", 0, config=ChannelConfig.from_settings(settings), max_calls=0)
+        await server.start()
+        try:
+            return await run_call("127.0.0.1", server.bound_port, [Keys(SCHEDULED)],
+                                  sounds_prefix=settings.asterisk_sounds, audio_dir=settings.audio_dir,
+                                  asterisk_spool=settings.asterisk_spool_dir, spool_dir=settings.spool, timeout=10)
+        finally:
+            await server.close()
+
+    try:
+        result = asyncio.run(main())
+    finally:
+        hotline.close()
+    assert result.exchanges == () and result.dialplan_continues and result.agi_status == "SUCCESS"
+
+
+def test_a_call_the_service_finishes_does_not_fall_through_the_dialplan(settings):
+    async def scenario(line):
+        return await line.call(Keys(SCHEDULED), Keys("1"), Silence(), Silence())
+
+    result, _ = run_line(settings, scenario)
+    assert result.ended_by == "service" and not result.dialplan_continues
