@@ -85,11 +85,41 @@ def cmd_check(args: argparse.Namespace) -> int:
         print(f"prompts check failed: {exc}", file=sys.stderr)
         return 1
     problems = check(catalog, audio_dir, required_ids(catalog.ids()))
+    _print_coverage(catalog, audio_dir)
     if problems:
         _print_problems(problems)
         return 1
     print(f"all prompts present and playable in {audio_dir}")
     return 0
+
+
+def _print_coverage(catalog, audio_dir: Path) -> None:
+    """How much of a typical call a human voice speaks, and what to record next."""
+    from ivr.prompts.coverage import coverage
+    from ivr.prompts.voice import Voice, VoiceError
+
+    try:
+        human = Voice(audio_dir).live_recordings({i: catalog.text(i) for i in catalog.ids()})
+    except VoiceError as exc:
+        print(f"voice coverage unknown: {exc}", file=sys.stderr)
+        return
+    places = _recorded_places(audio_dir)
+    result = coverage(audio_dir, set(human) | places)
+    spoken = [i for i in catalog.ids() if not i.startswith("silence/")]
+    print(f"voice coverage: {result.percent}% of a typical call's audio is a human voice "
+          f"({result.human_s:.1f} of {result.total_s:.1f} s); "
+          f"{len(human)} of {len(spoken)} prompts recorded, {len(places)} place name(s)")
+    todo = result.missing()[:5]
+    if todo:
+        print("  record next: " + ", ".join(f"{pid} ({s:.1f} s)" for pid, s in todo))
+
+
+def _recorded_places(audio_dir: Path) -> set[str]:
+    from ivr.prompts.voice import Voice
+
+    voice = Voice(audio_dir)
+    texts = voice.dynamic_texts()
+    return set(voice.live_recordings(texts))
 
 
 def _add_commands(sub: argparse._SubParsersAction) -> None:

@@ -79,6 +79,7 @@ class BuildReport:
     rendered: tuple[str, ...] = ()
     generated: tuple[str, ...] = ()  # silences
     skipped: tuple[str, ...] = ()  # unchanged since the last build
+    recorded: tuple[str, ...] = ()  # a human recording of the current text is live: never rendered over
     failed: tuple[tuple[str, str], ...] = ()  # (id, why)
     orphans: tuple[str, ...] = ()  # WAVs whose id left the catalog (kept, listed)
     seconds: float = 0.0
@@ -349,12 +350,17 @@ def build(
         wanted = [i for i in only if i in catalog]
 
     manifest = {k: v for k, v in _load_manifest(audio_dir).items() if k in catalog}
+    from ivr.prompts.voice import Voice
+
+    recorded = Voice(audio_dir).live_recordings({i: catalog.text(i) for i in wanted})
     skipped: list[str] = []
     generated: list[str] = []
     rendered: list[str] = []
     audio_seconds = 0.0
     jobs: list[_Job] = []
     for prompt_id in wanted:
+        if prompt_id in recorded:  # even with force: a person's recording is not the renderer's to replace
+            continue
         target = wav_path(audio_dir, prompt_id)
         try:
             digest = expected_hash(catalog, prompt_id, voice)
@@ -422,6 +428,7 @@ def build(
         rendered=tuple(rendered),
         generated=tuple(generated),
         skipped=tuple(skipped),
+        recorded=tuple(i for i in wanted if i in recorded),
         failed=tuple(failed),
         orphans=orphans,
         seconds=time.monotonic() - started,
