@@ -45,8 +45,10 @@ MIN_SPEECH_RUN_S = 0.06  # a click or a bump shorter than this at either end is 
 
 # How long a person may take to say a text.  Calm, slow Indonesian speech for elderly
 # listeners runs about 0.07-0.12 s per character (the rendered voice: 0.08-0.11); a clip
-# more than twice the slow end, plus a breath, is a recording with something else in it.
+# half as long again as the slow end, plus a breath, holds something else as well (the
+# text read twice, a remark to a colleague).
 SLOW_S_PER_CHAR = 0.12
+MAX_FACTOR = 1.5
 FAST_S_PER_CHAR = 0.035
 MAX_SLACK_S = 1.5
 WORD_MIN_S, WORD_MAX_S = 0.15, 4.0
@@ -95,8 +97,8 @@ def expected_range(text: str) -> tuple[float, float]:
     """Seconds a person plausibly takes to say ``text`` (start and end trimmed)."""
     chars = len(text.strip())
     if chars < 20:  # a word, a number, a short name: per-character rates mean little here
-        return WORD_MIN_S, max(WORD_MAX_S, chars * SLOW_S_PER_CHAR * 2)
-    return chars * FAST_S_PER_CHAR, chars * SLOW_S_PER_CHAR * 2 + MAX_SLACK_S
+        return WORD_MIN_S, max(WORD_MAX_S, chars * SLOW_S_PER_CHAR * MAX_FACTOR)
+    return chars * FAST_S_PER_CHAR, chars * SLOW_S_PER_CHAR * MAX_FACTOR + MAX_SLACK_S
 
 
 def length_problem(text: str, seconds: float) -> str | None:
@@ -112,10 +114,11 @@ def length_problem(text: str, seconds: float) -> str | None:
 # --- decoding --------------------------------------------------------------------------
 
 
-def decode(data: bytes, *, max_seconds: float = MAX_DECODED_S) -> Decoded:
+def decode(data: bytes, *, max_seconds: float | None = None) -> Decoded:
     """Decode the first audio stream of ``data`` to float32 mono at its own rate."""
     import av  # imported here: only the prompts page needs FFmpeg
 
+    max_seconds = MAX_DECODED_S if max_seconds is None else max_seconds
     if not data:
         raise ClipRefused("empty", "Berkas kosong: tidak ada audio yang terkirim.")
     chunks: list[np.ndarray] = []
@@ -144,7 +147,8 @@ def decode(data: bytes, *, max_seconds: float = MAX_DECODED_S) -> Decoded:
                                       "Rekam satu kalimat saja, lalu simpan.")
             for out in resampler.resample(None):
                 chunks.append(out.to_ndarray().reshape(-1).astype(np.float32, copy=False))
-            name = container.format.name.split(",")[0]
+            name = {"mov": "m4a", "matroska": "webm"}.get(container.format.name.split(",")[0],
+                                                          container.format.name.split(",")[0])
     except ClipRefused:
         raise
     except av.FFmpegError:

@@ -263,6 +263,12 @@ class Voice:
                 entry["stale"] = entry["live"]
             entry["live"] = None
 
+    def mark_live(self, prompt_id: str, n: int) -> None:
+        """Record that version ``n``'s file is (still) the one playing."""
+        with self._locked() as data:
+            if prompt_id in data:
+                data[prompt_id]["live"] = n
+
     def text_changed(self, prompt_id: str) -> Version | None:
         """The text of ``prompt_id`` was edited: its recording is no longer live.  Returns it."""
         with self._locked() as data:

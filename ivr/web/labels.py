@@ -44,6 +44,8 @@ AUDIT_ACTIONS = {
     "find_recipient": "Mencari penerima", "create_user": "Membuat akun", "update_user": "Mengubah akun",
     "create_follow_up": "Membuat tindak lanjut", "update_follow_up": "Mengubah tindak lanjut",
     "sign_in": "Masuk", "import_recipients": "Impor daftar penerima", "edit_prompt": "Mengubah teks suara",
+    "record_prompt": "Merekam suara manusia", "restore_prompt": "Memakai lagi versi suara",
+    "synthetic_prompt": "Kembali ke suara sintetis",
 }
 
 

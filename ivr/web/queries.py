@@ -269,3 +269,19 @@ def overview(engine: Engine, first_day: dt.date, last_day: dt.date, tz: dt.tzinf
         median_to_status_s=statistics.median(waits) if waits else None, status_samples=len(waits),
         open_follow_ups=tuple((r, n) for r, n in reasons),
     )
+
+
+def place_texts(engine: Engine, limit: int = 2000) -> list[str]:
+    """Distinct place names and addresses in the recipient list (what calls speak as
+    dynamic texts), most used first; the prompts page offers to record them."""
+    from ivr.store.models import Recipient
+
+    counts: dict[str, int] = {}
+    with engine.connect() as conn:
+        for column in (Recipient.place, Recipient.address):
+            rows = conn.execute(select(column, func.count()).where(column != "").group_by(column)
+                                .order_by(func.count().desc()).limit(limit))
+            for text, n in rows:
+                if text and text.strip():
+                    counts[text] = counts.get(text, 0) + n
+    return sorted(counts, key=lambda t: (-counts[t], t))[:limit]

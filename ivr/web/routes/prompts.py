@@ -1,5 +1,7 @@
-"""Prompts (administrators): every prompt's text with a play button; edit a text,
-re-render its audio, or hear a preview of a new text before saving it.
+"""Prompts (administrators): every prompt's text with a play button and its voice
+(recorded or synthetic, by whom, when) and the call's voice coverage; edit a text,
+re-render its audio, or hear a preview of a new text before saving it.  Recording,
+uploading and rolling back live in :mod:`ivr.web.routes.voice`; the edit page shows them.
 
 Rendering runs the TTS worker (seconds): the handlers are plain ``def`` so FastAPI runs
 them in its thread pool, off the event loop.
@@ -12,6 +14,9 @@ from typing import Annotated
 from fastapi import APIRouter, Form, HTTPException, Query, Request
 
 from ivr.prompts.catalog import CatalogError, set_text
+from ivr.prompts.render import DYN_PREFIX
+from ivr.prompts.voice import sha256_of
+from ivr.web import voice as vs
 from ivr.web.context import WebContext
 from ivr.web.deps import ADMIN_ONLY, AdminUser, Store, Web
 from ivr.web.pages import page
@@ -21,13 +26,39 @@ pages = APIRouter(tags=["prompts"], dependencies=ADMIN_ONLY)
 api = APIRouter(prefix="/api/prompts", tags=["prompts"], dependencies=ADMIN_ONLY)
 
 SECTION_NAMES = {"prompts": "Kalimat", "words": "Kata (angka, hari, bulan, jam)"}
+NOTICES = {"saved": "Rekaman disimpan: suara ini sekarang dipakai di telepon.",
+           "restored": "Versi terpilih dipakai lagi.",
+           "synthetic": "Suara sintetis dipakai lagi."}
 
 
-def _public(web: WebContext, catalog, prompt_id: str) -> PromptPublic:
+def _public(web: WebContext, catalog, prompt_id: str, text: str | None = None) -> PromptPublic:
     wav = web.settings.audio_dir / f"{prompt_id}.wav"
-    version = int(wav.stat().st_mtime) if wav.is_file() else 0
-    return PromptPublic(id=prompt_id, section=catalog.section(prompt_id), text=catalog.text(prompt_id),
+    version = wav.stat().st_mtime_ns if wav.is_file() else 0
+    section = catalog.section(prompt_id) if catalog is not None and prompt_id in catalog else "dyn"
+    return PromptPublic(id=prompt_id, section=section, text=catalog.text(prompt_id) if text is None else text,
                         audio_url=f"/media/prompts/{prompt_id}.wav?v={version}", has_audio=version > 0)
+
+
+def edit_context(web: WebContext, store, prompt_id: str, *, text: str | None = None, draft=None,
+                 error: str | None = None, next_url: str = "", done: str = "") -> dict:
+    """Everything the prompt page shows: text, live voice, versions, a draft to hear."""
+    try:
+        spoken = vs.text_of(web, store, prompt_id)
+    except vs.VoiceRefused:
+        raise HTTPException(404, "prompt tidak ditemukan") from None
+    catalog = web.catalog()
+    state = vs.voice(web).state(prompt_id, spoken)
+    live_file = web.settings.audio_dir / f"{prompt_id}.wav"
+    live_sha = sha256_of(live_file) if live_file.is_file() else ""
+    versions = [{"v": v, "at": vs.when(v), "url": f"/media/voice/{v.n}/{prompt_id}.wav",
+                 "restorable": state.restorable(v),
+                 "is_live": (state.live is not None and v.n == state.live.n)
+                 or (state.live is None and v.source == "synthetic" and v.sha256 == live_sha)}
+                for v in state.versions]
+    return {"p": _public(web, catalog, prompt_id, spoken), "text": spoken if text is None else text,
+            "editable": not prompt_id.startswith(DYN_PREFIX), "saved": None, "preview_url": None,
+            "error": error, "notice": NOTICES.get(done), "voice": state, "live_at": vs.when(state.live),
+            "stale_at": vs.when(state.stale), "versions": versions, "draft": draft, "next_url": next_url}
 
 
 def _catalog(web: WebContext):
@@ -41,11 +72,15 @@ def _save(web: WebContext, store, prompt_id: str, text: str, by: str) -> PromptS
     catalog = _catalog(web)
     if prompt_id not in catalog:
         raise HTTPException(404, "prompt tidak ditemukan")
+    old = catalog.text(prompt_id)
     try:
-        set_text(web.catalog_path, prompt_id, text)
+        new = set_text(web.catalog_path, prompt_id, text).text(prompt_id)
     except CatalogError as exc:
         raise HTTPException(422, str(exc)) from None
     store.audit(by, "edit_prompt", prompt_id, "")
+    if new != old:
+        # a recording says the old words: the synthetic voice speaks the new ones until re-recorded
+        vs.voice(web).text_changed(prompt_id)
     error = None
     try:
         report = web.renderer(web.catalog_path, web.settings.audio_dir, [prompt_id])
@@ -61,16 +96,24 @@ def _save(web: WebContext, store, prompt_id: str, text: str, by: str) -> PromptS
 def prompts_page(request: Request, web: Web, user: AdminUser):
     catalog = _catalog(web)
     items = [_public(web, catalog, i) for i in catalog.ids()]
-    return page(request, "prompts.html", {"items": items, "sections": SECTION_NAMES})
+    states = vs.states(web)
+    coverage = vs.call_coverage(web, states)
+    when = {pid: (vs.when(s.live), vs.when(s.stale)) for pid, s in states.items()}
+    recorded = sum(1 for s in states.values() if s.live is not None)
+    guide = vs.guide_ids(web)
+    return page(request, "prompts.html", {
+        "items": items, "sections": SECTION_NAMES, "states": states, "when": when, "coverage": coverage,
+        "recorded": recorded, "spoken": len(states),
+        "guide_done": sum(1 for i in guide if states.get(i) and states[i].live is not None),
+        "guide_total": len(guide), "record_next": coverage.missing()[:5]})
 
 
 @pages.get("/prompts/edit")
-def edit_page(request: Request, web: Web, user: AdminUser, id: Annotated[str, Query(max_length=100)]):
-    catalog = _catalog(web)
-    if id not in catalog:
-        raise HTTPException(404, "prompt tidak ditemukan")
-    return page(request, "prompt_edit.html", {"p": _public(web, catalog, id), "text": catalog.text(id),
-                                              "saved": None, "preview_url": None, "error": None})
+def edit_page(request: Request, web: Web, store: Store, user: AdminUser,
+              id: Annotated[str, Query(max_length=100)], done: Annotated[str, Query(max_length=20)] = ""):
+    if web.catalog() is None:
+        raise HTTPException(503, "katalog prompts.toml tidak bisa dibaca")
+    return page(request, "prompt_edit.html", edit_context(web, store, id, done=done))
 
 
 @pages.post("/prompts/edit")
@@ -80,7 +123,7 @@ def edit_submit(request: Request, web: Web, store: Store, user: AdminUser,
     catalog = _catalog(web)
     if prompt_id not in catalog:
         raise HTTPException(404, "prompt tidak ditemukan")
-    ctx = {"p": _public(web, catalog, prompt_id), "text": text, "saved": None, "preview_url": None, "error": None}
+    ctx = edit_context(web, store, prompt_id, text=text)
     if not text.strip():
         ctx["error"] = "Teks tidak boleh kosong."
         return page(request, "prompt_edit.html", ctx, status_code=422)
@@ -96,7 +139,8 @@ def edit_submit(request: Request, web: Web, store: Store, user: AdminUser,
     except HTTPException as exc:
         ctx["error"] = exc.detail
         return page(request, "prompt_edit.html", ctx, status_code=exc.status_code)
-    ctx.update(p=saved.prompt, text=saved.prompt.text, saved=saved, error=saved.error)
+    ctx = edit_context(web, store, prompt_id)
+    ctx.update(saved=saved, error=saved.error)
     return page(request, "prompt_edit.html", ctx)
 
 
