@@ -67,6 +67,18 @@ def test_sounds_folder_is_the_prompts_audio_mounted_into_asterisk():
     assert (REPO / "prompts" / "audio" / "digits" / "0.wav").exists()
 
 
+def test_recorded_prompts_land_where_asterisk_plays_them():
+    """The prompts page writes a recorded prompt into <IVR_PROMPTS_DIR>/audio (and its
+    versions into <IVR_PROMPTS_DIR>/voice): the service needs the prompts folder
+    read-write, and it must be the host folder whose audio Asterisk mounts."""
+    env = ivr_env()
+    ivr_vol = next(v for v in service("ivr")["volumes"] if v.split(":")[1] == env["IVR_PROMPTS_DIR"])
+    source, target, *mode = ivr_vol.split(":")
+    assert "ro" not in mode, "the service writes recorded prompts: ./prompts must not be read-only for it"
+    assert mounts("asterisk")[env["IVR_ASTERISK_SOUNDS"]] == source + "/audio"
+    assert Settings(prompts_dir=target).audio_dir.as_posix() == target + "/audio"
+
+
 def test_recording_spool_is_one_volume_at_the_same_path_on_both_sides():
     env = ivr_env()
     assert env["IVR_SPOOL_DIR"] == env["IVR_ASTERISK_SPOOL"]
