@@ -129,6 +129,8 @@ def decode(data: bytes, *, max_seconds: float | None = None) -> Decoded:
             if not streams:
                 raise ClipRefused("no_audio", "Berkas ini tidak berisi audio.")
             stream = streams[0]
+            if stream.codec_context is None:  # a codec id FFmpeg does not know (a damaged header)
+                raise ClipRefused("format", "Jenis audio di berkas ini tidak dikenal. Gunakan WAV, MP3, OGG/Opus atau M4A.")
             codec = stream.codec_context.name
             if codec not in CODECS:
                 raise ClipRefused("format", f"Jenis audio '{codec}' tidak diterima. Gunakan WAV, MP3, OGG/Opus atau M4A.")
@@ -154,8 +156,9 @@ def decode(data: bytes, *, max_seconds: float | None = None) -> Decoded:
     except av.FFmpegError:
         raise ClipRefused("undecodable", "Berkas tidak bisa dibaca sebagai audio. "
                           "Gunakan WAV, MP3, OGG/Opus atau M4A.") from None
-    except (ValueError, TypeError, OSError, EOFError, MemoryError, IndexError):
-        # the decoder met something it did not expect in a hostile or broken file
+    except (ValueError, TypeError, OSError, EOFError, MemoryError, IndexError, RuntimeError, AttributeError):
+        # PyAV met something it did not expect in a hostile or broken file (a damaged
+        # header can leave a stream half described); the file is refused, nothing else
         raise ClipRefused("undecodable", "Berkas audio rusak atau tidak lengkap.") from None
     samples = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.float32)
     if samples.size == 0:

@@ -92,6 +92,32 @@ def test_only_the_listed_demuxers_may_open_an_upload(tmp_path):
     assert err.value.reason == "undecodable"
 
 
+@pytest.mark.parametrize("fmt", sorted(clips.FORMATS))
+def test_damaged_files_are_refused_or_accepted_never_crash(fmt):
+    """Cut short, bytes flipped, blocks overwritten: the decoder answers ClipRefused or a clip."""
+    rng = np.random.default_rng(11)
+    data = clips.encode(clips.speech("digits/4"), fmt)
+    outcomes = set()
+    for trial in range(24):
+        b = bytearray(data)
+        if trial % 3 == 0:
+            b = b[: int(rng.integers(1, len(b)))]
+        elif trial % 3 == 1:
+            for _ in range(int(rng.integers(1, 50))):
+                b[int(rng.integers(0, len(b)))] = int(rng.integers(0, 256))
+        else:
+            at = int(rng.integers(0, len(b)))
+            b[at:at + 1000] = rng.bytes(1000)
+        try:
+            clip = ingest.ingest(bytes(b), "empat")
+        except ingest.ClipRefused as exc:
+            outcomes.add(exc.reason)
+        else:
+            assert audio.RATE * 0.15 <= len(clip.samples) and np.isfinite(clip.samples).all()
+            outcomes.add("ok")
+    assert outcomes - {"ok"}, "some damage must be noticed"
+
+
 # --- the registry ----------------------------------------------------------------------
 
 

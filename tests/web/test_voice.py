@@ -96,6 +96,7 @@ def test_faulty_clips_are_refused_with_a_reason_and_change_nothing(admin, env, m
     assert r.json()["reason"] == reason and words in r.json()["detail"]
     assert sha256_of(live) == before
     assert not (env.settings.prompts_dir / "voice" / "voice.json").exists()
+    assert not list((env.settings.data_dir / "voice-drafts").glob("*"))   # a refused clip leaves no file
 
 
 def test_over_long_clips_are_refused(admin, env):
