@@ -195,7 +195,7 @@ class Voice:
             audio.write_wav_atomic(target, samples)
         else:
             assert file_from is not None
-            _copy_atomic(file_from, target)
+            copy_atomic(file_from, target)
         info = audio.inspect_wav(target)
         version = Version(n, source, text, at.isoformat(timespec="seconds"), by, round(info.duration_s, 3),
                           sha256_of(target), origin)
@@ -225,7 +225,7 @@ class Voice:
         with self._locked() as data:
             self._archive_synthetic(data, prompt_id, text, at)
             version = self._add(data, prompt_id, RECORDED, text, at, by, origin, samples=samples)
-            _copy_atomic(self.version_path(prompt_id, version.n), self.live_path(prompt_id))
+            copy_atomic(self.version_path(prompt_id, version.n), self.live_path(prompt_id))
             data[prompt_id]["live"] = version.n
             data[prompt_id].pop("stale", None)
         return version
@@ -243,7 +243,7 @@ class Voice:
             if not path.is_file() or sha256_of(path) != version.sha256:
                 raise VoiceError(f"the file of version {n} of {prompt_id} is missing or changed")
             self._archive_synthetic(data, prompt_id, text, at)
-            _copy_atomic(path, self.live_path(prompt_id))
+            copy_atomic(path, self.live_path(prompt_id))
             data[prompt_id]["live"] = n if version.source == RECORDED else None
             data[prompt_id].pop("stale", None)
         return version
@@ -280,7 +280,7 @@ class Voice:
             return next((v for v in self._versions(entry) if v.n == n), None)
 
 
-def _copy_atomic(source: Path, target: Path) -> None:
+def copy_atomic(source: Path, target: Path) -> None:
     """Copy via a temp file and rename, so a player never opens half a file."""
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=".wav.tmp", dir=target.parent)

@@ -17,6 +17,7 @@ import datetime as dt
 import json
 import re
 import secrets
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +27,7 @@ from ivr.prompts import ingest
 from ivr.prompts.catalog import is_silence
 from ivr.prompts.coverage import Coverage, coverage
 from ivr.prompts.render import DYN_PREFIX, dyn_id, manifest_hashes
-from ivr.prompts.voice import SYNTHETIC, Version, Voice, VoiceError, VoiceState
+from ivr.prompts.voice import SYNTHETIC, Version, Voice, VoiceError, VoiceState, copy_atomic
 from ivr.web.context import WebContext
 
 KEEP_S = 3600
@@ -203,13 +204,20 @@ def back_to_synthetic(web: WebContext, store, prompt_id: str, by: str) -> str:
 
 
 def _render_synthetic(web: WebContext, prompt_id: str, text: str) -> None:
-    live = web.settings.audio_dir / f"{prompt_id}.wav"
-    if prompt_id.startswith(DYN_PREFIX):
-        # a place name is rendered on its next call when its file is missing
-        voice(web).unset_live(prompt_id, stale=False)
-        live.unlink(missing_ok=True)
-        return
     v = voice(web)
+    if prompt_id.startswith(DYN_PREFIX):
+        # a place name: rendered aside, as a call would, then swapped in (calls remember a
+        # place's file name, so the file must never be missing in between)
+        with tempfile.TemporaryDirectory(prefix="ivr-place-") as tmp:
+            try:
+                rendered = Path(tmp) / f"{web.previewer(text, Path(tmp))}.wav"
+                if not rendered.is_file():
+                    raise FileNotFoundError("no file rendered")
+            except Exception as exc:  # noqa: BLE001 - the recording stays; the reason is shown
+                raise VoiceRefused(f"Suara sintetis gagal dibuat: {exc}", "render") from None
+            copy_atomic(rendered, web.settings.audio_dir / f"{prompt_id}.wav")
+        v.unset_live(prompt_id, stale=False)
+        return
     was = v.state(prompt_id, text).live
     v.unset_live(prompt_id, stale=False)  # else the build skips it as recorded
     _forget_manifest(web.settings.audio_dir, prompt_id)

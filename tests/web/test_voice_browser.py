@@ -127,3 +127,19 @@ def test_upload_in_the_page_and_a_refusal(page, server, env, tmp_path):
     page.goto(server + "/prompts")
     assert "Rekaman" in page.inner_text("#p-goodbye")
     shot(page, "23-prompts-coverage")
+
+
+def test_guided_walk_records_a_word_and_moves_on(page, server, env):
+    sign_in(page, server, "admin", ADMIN_PW, "/prompts/guide?step=2")
+    assert page.inner_text("#guide-word") == "satu"
+    page.click("#rec-start")
+    page.wait_for_selector("#rec-stop:not([disabled])")
+    page.wait_for_timeout(2200)           # real time: the fake microphone speaks the word
+    page.click("#rec-stop")
+    page.wait_for_function("() => { const a = document.querySelector('#rec-playback');"
+                           " return a && a.readyState >= 1 && a.duration > 0.3; }")
+    page.click("#rec-save")
+    page.wait_for_url("**/prompts/guide?step=3")
+    assert page.inner_text("#guide-word") == "dua"
+    assert "1 sudah direkam" in page.inner_text("#guide-progress")
+    shot(page, "24-voice-guide")
