@@ -95,6 +95,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def _print_coverage(catalog, audio_dir: Path) -> None:
     """How much of a typical call a human voice speaks, and what to record next."""
+    from ivr.prompts.catalog import is_generated
     from ivr.prompts.coverage import coverage
     from ivr.prompts.voice import Voice, VoiceError
 
@@ -105,7 +106,7 @@ def _print_coverage(catalog, audio_dir: Path) -> None:
         return
     places = _recorded_places(audio_dir)
     result = coverage(audio_dir, set(human) | places)
-    spoken = [i for i in catalog.ids() if not i.startswith("silence/")]
+    spoken = [i for i in catalog.ids() if not is_generated(i)]
     print(f"voice coverage: {result.percent}% of a typical call's audio is a human voice "
           f"({result.human_s:.1f} of {result.total_s:.1f} s); "
           f"{len(human)} of {len(spoken)} prompts recorded, {len(places)} place name(s)")

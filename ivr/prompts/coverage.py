@@ -21,7 +21,7 @@ from ivr.dialogue.flow import Dialogue, FlowConfig
 from ivr.dialogue.vocab import (Ask, CallStarted, End, HungUp, KeysEntered, LookupDone, Play, PromptItem, Record,
                                 Spoken)
 from ivr.ports import RecipientInfo
-from ivr.prompts.catalog import is_silence
+from ivr.prompts.catalog import is_generated
 from ivr.prompts.render import dyn_id
 
 SECONDS_PER_CHAR = 0.092  # the rendered voice's median, for a place name not yet rendered
@@ -95,7 +95,7 @@ def coverage(audio_dir: str | os.PathLike[str], human_ids: set[str] | frozenset[
             pid = dyn_id(item.text)
             seconds = _seconds(audio_dir / f"{pid}.wav") or len(item.text) * SECONDS_PER_CHAR
         else:
-            if is_silence(item):
+            if is_generated(item):
                 continue
             pid = item
             seconds = _seconds(audio_dir / f"{pid}.wav") or 0.0

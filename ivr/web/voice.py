@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from ivr.prompts import ingest
-from ivr.prompts.catalog import is_silence
+from ivr.prompts.catalog import is_generated
 from ivr.prompts.coverage import Coverage, coverage
 from ivr.prompts.render import DYN_PREFIX, dyn_id, manifest_hashes
 from ivr.prompts.voice import SYNTHETIC, Version, Voice, VoiceError, VoiceState, copy_atomic
@@ -121,8 +121,8 @@ def read_capped(stream: BinaryIO, limit: int | None = None) -> bytes:
 def make_draft(web: WebContext, store, prompt_id: str, data: bytes, origin: str) -> Draft:
     """Judge and shape a clip for ``prompt_id``; keep it as a draft to hear before saving."""
     text = text_of(web, store, prompt_id)
-    if is_silence(prompt_id):
-        raise VoiceRefused("Jeda (silence) tidak direkam: panjangnya diatur dari katalog.", "silence")
+    if is_generated(prompt_id):
+        raise VoiceRefused("Jeda dan nada (silence/, tone/) dibuat otomatis, tidak direkam.", "generated")
     try:
         clip = ingest.ingest(data, text)
     except ingest.ClipRefused as exc:
@@ -251,7 +251,7 @@ def states(web: WebContext) -> dict[str, VoiceState]:
     catalog = web.catalog()
     if catalog is None:
         return {}
-    return voice(web).states({i: catalog.text(i) for i in catalog.ids() if not is_silence(i)})
+    return voice(web).states({i: catalog.text(i) for i in catalog.ids() if not is_generated(i)})
 
 
 def call_coverage(web: WebContext, prompt_states: dict[str, VoiceState] | None = None) -> Coverage:

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from ivr.prompts import audio, ingest, render
-from ivr.prompts.catalog import load_catalog, set_text
+from ivr.prompts.catalog import is_generated, load_catalog, set_text
 from ivr.prompts.check import check
 from ivr.prompts.cli import main as cli_main
 from ivr.prompts.coverage import coverage, typical_call
@@ -77,7 +77,7 @@ def test_every_rendered_prompt_would_pass_as_a_recording_of_its_text():
     """The human limits are not tighter than what the rendered voice already does."""
     catalog = load_catalog(REPO / "prompts" / "prompts.toml")
     for pid in catalog.ids():
-        if not pid.startswith("silence/"):
+        if not is_generated(pid):
             seconds = audio.inspect_wav(REPO / "prompts" / "audio" / f"{pid}.wav").duration_s
             assert ingest.length_problem(catalog.text(pid), seconds - audio.LEAD_S - audio.TAIL_S) is None, pid
 
@@ -194,7 +194,7 @@ def test_check_accepts_a_recording_and_finds_a_swapped_or_over_long_file(prompts
     args = ["check", "--catalog", str(catalog_path), "--audio-dir", str(audio_dir)]
     assert cli_main(args) == 0
     cov = coverage(audio_dir, {"greeting"})
-    spoken = len([i for i in catalog.ids() if not i.startswith("silence/")])
+    spoken = len([i for i in catalog.ids() if not is_generated(i)])
     assert cov.human_s == pytest.approx(audio.inspect_wav(audio_dir / "greeting.wav").duration_s)
     assert (f"voice coverage: {cov.percent}% of a typical call's audio is a human voice "
             f"({cov.human_s:.1f} of {cov.total_s:.1f} s); 1 of {spoken} prompts recorded") in capsys.readouterr().out
