@@ -26,8 +26,8 @@ from typing import BinaryIO
 from ivr.prompts import ingest
 from ivr.prompts.catalog import is_generated
 from ivr.prompts.coverage import Coverage, coverage
-from ivr.prompts.render import DYN_PREFIX, dyn_id, manifest_hashes
-from ivr.prompts.voice import SYNTHETIC, Version, Voice, VoiceError, VoiceState, copy_atomic
+from ivr.prompts.render import DYN_PREFIX, dyn_id
+from ivr.prompts.voice import Version, Voice, VoiceError, VoiceState, copy_atomic
 from ivr.web.context import WebContext
 
 KEEP_S = 3600
@@ -276,5 +276,5 @@ def when(version: Version | None) -> dt.datetime | None:
         return None
 
 
-__all__ = ["Draft", "VoiceRefused", "SYNTHETIC", "make_draft", "save_draft", "restore", "back_to_synthetic",
+__all__ = ["Draft", "VoiceRefused", "make_draft", "save_draft", "restore", "back_to_synthetic",
            "states", "call_coverage", "guide_ids", "places", "text_of", "read_capped", "draft_path", "when"]

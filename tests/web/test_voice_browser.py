@@ -9,7 +9,6 @@ import threading
 import wave
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from ivr.prompts import audio
