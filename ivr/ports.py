@@ -58,6 +58,7 @@ class CallInfo:
     extension: str = ""
     request: str = ""
     env: tuple[tuple[str, str], ...] = ()
+    peer: str = ""       # the address the FastAGI connection came from (the Asterisk box)
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,11 @@ by a blank line, then answers each command line we send with one reply:
 * ``HANGUP``                              -- unsolicited: the caller has gone; the
   reply to the pending command still follows.
 
+A peer is not trusted to be Asterisk: lines, one reply and the header block have
+size limits (:data:`MAX_LINE_BYTES`, :data:`MAX_REPLY_BYTES`, :data:`MAX_HEADER_BYTES`),
+so a peer streaming an endless ``520-`` usage text breaks its own call, not the
+server's memory.
+
 :class:`ReplyAssembler` turns lines into one :class:`AgiResponse` or a typed error;
 the ``format_*`` functions build command lines and refuse arguments that could
 smuggle a second command onto the wire (newlines) or break Asterisk's quoting.
@@ -73,6 +78,12 @@ class AgiDeadChannel(AgiHangup):
 HANGUP_LINE = "HANGUP"
 USAGE_START = "520-"
 USAGE_END = "520 End of proper usage."
+
+# Asterisk's own lines are short: GET VARIABLE, our longest reply, carries at most
+# the 1 KB of res_agi.c's handle_getvariable buffer; its usage texts are a few
+# lines; the header's values are channel fields.  Anything far longer is not Asterisk.
+MAX_LINE_BYTES = 8 * 1024
+MAX_REPLY_BYTES = 64 * 1024      # every line of one reply together (520 usage text, 100 lines)
 
 _STATUS = re.compile(r"^(\d{3})(?:([ -])(.*))?$")
 _RESULT = re.compile(r"^result=(\S*)(.*)$")
@@ -173,11 +184,19 @@ class ReplyAssembler:
     command -- so it only sets :attr:`hangup_seen`; the caller of ``feed`` decides.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, max_bytes: int = MAX_REPLY_BYTES) -> None:
         self.hangup_seen = False
+        self.max_bytes = max_bytes
+        self.size = 0
         self._usage: list[str] | None = None
 
     def feed(self, line: str) -> AgiResponse | None:
+        """Raises :class:`AgiProtocolError` once the reply's lines together pass
+        ``max_bytes``: a usage block or a run of interim lines that never ends."""
+        self.size += len(line) + 1
+        if self.size > self.max_bytes:
+            self._usage = None
+            raise AgiProtocolError(f"AGI reply longer than {self.max_bytes} bytes without ending")
         line = line.rstrip("\r\n")
         if self._usage is not None:
             if line.startswith("520 "):
@@ -220,6 +239,7 @@ def parse_reply(lines: Iterable[str]) -> AgiResponse:
 # --- the header block ------------------------------------------------------------------
 
 MAX_HEADER_LINES = 256
+MAX_HEADER_BYTES = 32 * 1024     # Asterisk 20 sends about 1 KB
 _HEADER_KEY = re.compile(r"^agi_[A-Za-z0-9_]+$")
 
 
@@ -236,11 +256,13 @@ def parse_header_line(line: str) -> tuple[str, str]:
 def parse_env(lines: Iterable[str]) -> CallInfo:
     """Build a :class:`CallInfo` from the header lines (the blank line excluded)."""
     env: list[tuple[str, str]] = []
+    size = 0
     for line in lines:
         if not line.strip():
             break
+        size += len(line) + 1
         env.append(parse_header_line(line))
-        if len(env) > MAX_HEADER_LINES:
+        if len(env) > MAX_HEADER_LINES or size > MAX_HEADER_BYTES:
             raise AgiProtocolError("AGI header block too long")
     return call_info_from_env(env)
 

@@ -103,6 +103,7 @@ class AgiChannel:
     async def read_env(reader: asyncio.StreamReader, timeout_s: float) -> CallInfo:
         """Read the ``agi_*`` header block that opens every FastAGI connection."""
         lines: list[str] = []
+        size = 0
         async with asyncio.timeout(timeout_s):
             while True:
                 raw = await _readline(reader)
@@ -112,7 +113,8 @@ class AgiChannel:
                 if not line.strip():
                     break
                 lines.append(line)
-                if len(lines) > agi.MAX_HEADER_LINES:
+                size += len(raw)
+                if len(lines) > agi.MAX_HEADER_LINES or size > agi.MAX_HEADER_BYTES:
                     raise agi.AgiProtocolError("AGI header block too long")
         return agi.parse_env(lines)
 

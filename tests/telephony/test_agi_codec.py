@@ -202,3 +202,31 @@ def test_split_command_like_asterisk():
     assert agi.split_command('SET VARIABLE A "two words"') == ["SET", "VARIABLE", "A", "two words"]
     assert agi.split_command(r'SET VARIABLE A a\"b') == ["SET", "VARIABLE", "A", 'a"b']
     assert agi.split_command("  ANSWER  ") == ["ANSWER"]
+
+
+def test_a_reply_that_never_ends_has_a_size_limit():
+    assembler = agi.ReplyAssembler(max_bytes=1000)
+    assert assembler.feed("520-Invalid command syntax.  Proper usage follows:") is None
+    with pytest.raises(agi.AgiProtocolError, match="longer than 1000 bytes"):
+        for _ in range(100):
+            assembler.feed("u" * 50)
+    # interim lines count too: an endless run of them is no reply either
+    trying = agi.ReplyAssembler(max_bytes=1000)
+    with pytest.raises(agi.AgiProtocolError):
+        for _ in range(100):
+            trying.feed("100 result=0 Trying...")
+
+
+def test_a_real_usage_reply_fits_the_limit():
+    lines = ["520-Invalid command syntax.  Proper usage follows:"] + ["Usage: RECORD FILE " + "x" * 70] * 40 + [
+        "520 End of proper usage."]
+    with pytest.raises(agi.AgiUsageError) as err:
+        agi.parse_reply(lines)
+    assert err.value.usage.count("\n") == 39
+
+
+def test_header_block_size_limit():
+    lines = ["agi_uniqueid: 1.1"] + [f"agi_arg_{n}: " + "x" * 4000 for n in range(1, 10)]
+    with pytest.raises(agi.AgiProtocolError, match="too long"):
+        agi.parse_env(lines)
+    assert agi.parse_env(lines[:5]).uniqueid == "1.1"
