@@ -146,7 +146,8 @@ def build_hotline(settings: Settings, *, clock=None, recognizer=_FROM_SETTINGS, 
         record_max_ms=settings.record_max_s * 1000, record_silence_s=settings.record_silence_s,
         listen_start_ms=settings.listen_start_s * 1000,
         complaint_max_ms=settings.complaint_max_s * 1000, keys_timeout_ms=settings.keys_timeout_ms,
-        keep_training_audio=settings.keep_training_audio, training_dir=settings.data_dir.resolve() / "training")
+        keep_training_audio=settings.keep_training_audio, training_dir=settings.data_dir.resolve() / "training",
+        db_timeout_s=settings.db_timeout_s)
     audio_dir = settings.audio_dir
 
     def speak_text(text: str) -> str:
@@ -220,7 +221,8 @@ async def serve(settings: Settings) -> None:
     ensure_prompts(settings)
     hotline = build_hotline(settings)
     server = AgiServer(hotline.runner, settings.agi_host, settings.agi_port,
-                       config=ChannelConfig.from_settings(settings))
+                       config=ChannelConfig.from_settings(settings),
+                       header_timeout_s=settings.agi_header_timeout_s, max_calls=settings.agi_max_calls)
     await server.start()
     tasks = [
         asyncio.create_task(_every(JOURNAL_REPLAY_S, hotline.db_pool, hotline.call_log.replay,
@@ -231,7 +233,7 @@ async def serve(settings: Settings) -> None:
     web = _web_server(settings, hotline)
     if web is not None:
         tasks.append(asyncio.create_task(web.serve(), name="web"))
-    print(f"Hotline BST is answering FastAGI calls on port {server.bound_port}"
+    print(f"Hotline BST is answering FastAGI calls on port {server.bound_port} of {settings.agi_host}"
           f" ({'speech and keypad' if hotline.speech else 'keypad only'});"
           f" store {_safe(settings.db_url)}"
           + (f"; web app on http://{settings.web_host}:{settings.web_port}/" if web else ""), flush=True)

@@ -13,6 +13,7 @@ import datetime as dt
 import functools
 import logging
 import shutil
+import time
 import uuid
 import wave
 from concurrent.futures import Executor
@@ -53,6 +54,38 @@ class RunnerConfig:
     keep_training_audio: bool = True
     training_dir: Path | None = None     # where kept utterances are copied (own lifecycle)
     min_message_ms: int = 1_500
+    db_timeout_s: float = 3.0            # a lookup slower than this gets the apology
+    fault_follow_up_window_s: float = 300.0
+
+
+class FaultFollowUps:
+    """At most one "the connection broke" follow-up per peer per window.
+
+    Anyone who can reach the FastAGI port can open a call and drop it; and one fault
+    that breaks every call would otherwise file one item per call.  The first broken
+    call from a peer in a window asks a person to look; later ones are merged into
+    the next follow-up that gets through (as a count), and every call keeps its own
+    log entry with outcome ``fault``.  Thread-unsafe by design: used on the event loop.
+    """
+
+    def __init__(self, window_s: float = 300.0, clock: Callable[[], float] = time.monotonic):
+        self.window_s = window_s
+        self.clock = clock
+        self._last: dict[str, float] = {}
+        self._merged: dict[str, int] = {}
+
+    def admit(self, peer: str) -> int | None:
+        """None: merge this one (a follow-up for this peer is recent); otherwise file
+        one, noting the returned number of broken calls merged since the last."""
+        now = self.clock()
+        last = self._last.get(peer)
+        if last is not None and now - last < self.window_s:
+            self._merged[peer] = self._merged.get(peer, 0) + 1
+            return None
+        if len(self._last) > 10_000:         # forget peers whose window is long over
+            self._last = {p: t for p, t in self._last.items() if now - t < self.window_s}
+        self._last[peer] = now
+        return self._merged.pop(peer, 0)
 
 
 def recording_has_voice(path: Path | None, min_ms: int) -> bool:
@@ -91,7 +124,8 @@ class CallRunner:
                  speak_text: Callable[[str], str] | None = None,
                  db_pool: Executor | None = None, decode_pool: Executor | None = None,
                  write_pool: Executor | None = None,
-                 clock: Callable[[], dt.datetime] | None = None):
+                 clock: Callable[[], dt.datetime] | None = None,
+                 fault_follow_ups: FaultFollowUps | None = None):
         self.dialogue = dialogue
         self.store = store
         self.recognizer = recognizer
@@ -105,6 +139,7 @@ class CallRunner:
         self.decode_pool = decode_pool
         self.clock = clock or (lambda: dt.datetime.now(dt.timezone.utc))
         self._spoken: dict[str, str] = {}
+        self.fault_follow_ups = fault_follow_ups or FaultFollowUps(self.cfg.fault_follow_up_window_s)
 
     async def __call__(self, channel: Channel) -> None:
         await _Call(self, channel).run()
@@ -125,6 +160,7 @@ class _Call:
         self.seq = 0
         self.speech_ok = runner.recognizer is not None
         self.outcome = "abandoned"
+        self.answered = False
         self.ended = False
         self.writes: list[asyncio.Future] = []
         self.events: list[CallEventRecord] = []
@@ -168,6 +204,7 @@ class _Call:
                                   self.ch.info, started)
         try:
             await self.ch.answer()
+            self.answered = True
             known = bool(self.ch.info.caller) and self.ch.info.caller.lower() not in ("unknown", "anonymous")
             step = self.r.dialogue.start(CallStarted(started, caller_known=known))
             while True:
@@ -179,15 +216,11 @@ class _Call:
             await self._after_hangup()
         except ChannelError as exc:
             log.warning("call %s: AGI conversation broke: %s", self.call_id, type(exc).__name__)
-            await self._log("fault", detail={"kind": "channel", "error": type(exc).__name__})
-            await self._store_quietly(self.r.store.add_follow_up, self.call_id, "system_fault",
-                                      "the telephone connection to the service broke")
+            await self._fault("channel", type(exc).__name__, "the telephone connection to the service broke")
             self.outcome = "fault"
         except Exception as exc:  # a bug must not leave the caller in silence or the log open
             log.exception("call %s: unexpected error", self.call_id)
-            await self._log("fault", detail={"kind": "internal", "error": type(exc).__name__})
-            await self._store_quietly(self.r.store.add_follow_up, self.call_id, "system_fault",
-                                      "internal error during the call")
+            await self._fault("internal", type(exc).__name__, "internal error during the call")
             self.outcome = "fault"
             try:
                 await self.ch.play(["error/system"])
@@ -196,6 +229,17 @@ class _Call:
                 pass
         finally:
             await self._finish()
+
+    async def _fault(self, kind: str, error: str, reason: str) -> None:
+        """Log a broken call; ask a person to look only when a caller was really on the
+        line (the call was answered), and then through the per-peer gate."""
+        merged = self.r.fault_follow_ups.admit(self.ch.info.peer) if self.answered else None
+        follow_up = "kept" if merged is not None else "merged" if self.answered else "none: never answered"
+        await self._log("fault", detail={"kind": kind, "error": error, "follow_up": follow_up})
+        if merged is not None:
+            if merged:
+                reason += f" ({merged} more broken call(s) from the same exchange since the last follow-up)"
+            await self._store_quietly(self.r.store.add_follow_up, self.call_id, "system_fault", reason)
 
     async def _after_hangup(self) -> None:
         """The caller hung up: let the core say what follow-up that needs, then close."""

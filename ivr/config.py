@@ -50,8 +50,12 @@ class Settings(BaseSettings):
     env: Literal["development", "production", "test"] = "development"
     data_dir: Path = Path("var")
     database_url: str = ""                      # default: sqlite file in data_dir
-    agi_host: str = "0.0.0.0"
+    # FastAGI listens where Asterisk connects from: loopback by default (Asterisk on this
+    # machine); a container network or the Asterisk box's LAN address in deployment.
+    agi_host: str = "127.0.0.1"
     agi_port: int = Field(4573, ge=0, le=65535)   # 0: any free port (tests)
+    agi_header_timeout_s: float = Field(5.0, gt=0, le=60)  # Asterisk sends its header at once
+    agi_max_calls: int = Field(1000, ge=1)
     web_host: str = "0.0.0.0"
     web_port: int = Field(8000, ge=1, le=65535)
     web_enabled: StrictBool = True
@@ -85,6 +89,9 @@ class Settings(BaseSettings):
     ami_port: int = Field(5038, ge=1, le=65535)
     ami_user: str = ""
     ami_secret: str = ""
+    # Lookups and other queries a caller waits on: slower than this (a lock held, a
+    # hung server) and the caller hears the apology; call-log writes go to the journal.
+    db_timeout_s: float = Field(3.0, gt=0, le=60)
 
     @field_validator("office_days")
     @classmethod
