@@ -23,6 +23,7 @@ from ivr.errors import ConfigError, RecognizerError, StoreError
 log = logging.getLogger(__name__)
 
 JOURNAL_REPLAY_S = 30.0
+JOURNAL_FIRST_S = 10.0      # after a failed call-log write, journal without trying the database
 PRERENDER_S = 600.0
 
 
@@ -127,7 +128,8 @@ def build_hotline(settings: Settings, *, clock=None, recognizer=_FROM_SETTINGS, 
         report = load_demo(store)
         log.info("loaded %d DEMO recipients into the empty store (IVR_DEMO_DATA=false to skip)", report.inserted)
     call_log = JournalingStore(db_wrapper(store) if db_wrapper else store,
-                               settings.data_dir / "call-journal.jsonl", protector=store.protector)
+                               settings.data_dir / "call-journal.jsonl", protector=store.protector,
+                               retry_after_s=JOURNAL_FIRST_S)
     if store_wrapper is not None:
         call_log = store_wrapper(call_log)
     if recognizer is _FROM_SETTINGS:

@@ -260,6 +260,12 @@ class _Call:
                 frozenset({"speech"}): "speech"}.get(frozenset(self.modes), "mixed")
         await self._store_quietly(self.r.store.finish_call, self.call_id, self.r.clock(), self.outcome,
                                   self.state.value, mode)
+        # The line is released before the log is waited on: a hung database must not
+        # hold the caller's channel (or Asterisk's AGI connection) open.
+        try:
+            await self.ch.hangup()
+        except (CallerHungUp, ChannelError):
+            pass
         await self._drain()
 
     async def _execute(self, step: Step) -> Event | None:
@@ -407,11 +413,17 @@ class _Call:
 
     # --- the rest ------------------------------------------------------------------------
     async def _lookup(self, action: Lookup) -> Event:
+        # The caller is waiting in silence: past the limit they hear the apology, whatever
+        # the database is doing (a lock held, a hung server, every db thread busy).  A
+        # lookup still queued for a thread is cancelled; one already running ends at the
+        # store's own lock timeout.
         try:
-            recipient = await self._db(self.r.store.lookup, action.nik)
-        except StoreError as exc:
-            log.error("lookup failed: %s", type(exc).__name__)
-            await self._log("fault", detail={"kind": "store", "during": "lookup"})
+            async with asyncio.timeout(self.r.cfg.db_timeout_s):
+                recipient = await self._db(self.r.store.lookup, action.nik)
+        except (StoreError, TimeoutError) as exc:
+            why = "timeout" if isinstance(exc, TimeoutError) else "error"
+            log.error("lookup failed (%s): %s", why, type(exc).__name__)
+            await self._log("fault", detail={"kind": "store", "during": "lookup", "error": why})
             return Fault(self.r.clock(), "store")
         await self._log("lookup", detail={"status": recipient.status if recipient else "not_found"})
         return LookupDone(self.r.clock(), recipient)

@@ -65,3 +65,25 @@ class DeadDatabase:
             return target(*args, **kwargs)
 
         return call
+
+
+class HungLookup:
+    """Wraps a real store; a lookup blocks until ``release()`` (at most ``max_s``), as a
+    query stuck behind a lock or on a server that stopped answering."""
+
+    def __init__(self, store, max_s: float = 60.0):
+        self._store = store
+        self._release = threading.Event()
+        self.max_s = max_s
+        self.started = 0
+
+    def lookup(self, nik: str):
+        self.started += 1
+        self._release.wait(self.max_s)
+        return self._store.lookup(nik)
+
+    def release(self) -> None:
+        self._release.set()
+
+    def __getattr__(self, name):
+        return getattr(self._store, name)

@@ -5,6 +5,7 @@ The store is synchronous; the call runner and the web app call it off the event 
 
 from __future__ import annotations
 
+import functools
 import logging
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from ivr.store.models import Base
 
 log = logging.getLogger(__name__)
 
-SQLITE_BUSY_MS = 5000
+SQLITE_BUSY_MS = 5000          # when no lock timeout is asked for
 
 
 def safe_url(url: str | URL) -> str:
@@ -43,19 +44,24 @@ def normalize_url(url: str) -> URL:
     return parsed
 
 
-def _sqlite_pragmas(dbapi_conn, _record) -> None:
+def _sqlite_pragmas(dbapi_conn, _record, *, busy_ms: int = SQLITE_BUSY_MS) -> None:
     cur = dbapi_conn.cursor()
     # WAL: lookups keep reading while a call log or an import writes
     cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
+    # how long a write waits for another writer's lock before it fails
+    cur.execute(f"PRAGMA busy_timeout={int(busy_ms)}")
     cur.execute("PRAGMA foreign_keys=ON")
     # NORMAL is durable across process crashes in WAL mode; only an OS crash may lose the last commits
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.close()
 
 
-def make_engine(url: str, *, check: bool = True, **kwargs) -> Engine:
+def make_engine(url: str, *, check: bool = True, lock_timeout_s: float | None = None, **kwargs) -> Engine:
     """Build an engine for ``url``; with ``check`` it connects once so a bad URL fails here.
+
+    ``lock_timeout_s`` bounds how long a statement waits for a lock another connection
+    holds (SQLite ``busy_timeout``, PostgreSQL ``lock_timeout``): a table locked for a
+    minute then fails fast with ``StoreError`` instead of hanging the thread.
 
     Raises ConfigError for a URL that cannot work at all, StoreError when the database
     cannot be reached or opened (the message names the URL without its password).
@@ -73,6 +79,11 @@ def make_engine(url: str, *, check: bool = True, **kwargs) -> Engine:
     else:
         connect_args = kwargs.pop("connect_args", {})
         connect_args.setdefault("connect_timeout", 5)
+        if lock_timeout_s is not None:
+            # added to any options the URL already carries (e.g. a search_path)
+            given = parsed.query.get("options", "")
+            given = " ".join(given) if isinstance(given, tuple) else given
+            connect_args["options"] = f"{given} -c lock_timeout={int(lock_timeout_s * 1000)}".strip()
         kwargs["connect_args"] = connect_args
         kwargs.setdefault("pool_pre_ping", True)
         kwargs.setdefault("pool_size", 10)
@@ -82,7 +93,8 @@ def make_engine(url: str, *, check: bool = True, **kwargs) -> Engine:
     except (NoSuchModuleError, ArgumentError, ImportError) as exc:
         raise ConfigError(f"cannot use database {safe_url(parsed)}: {exc}") from None
     if backend == "sqlite":
-        event.listen(engine, "connect", _sqlite_pragmas)
+        busy = SQLITE_BUSY_MS if lock_timeout_s is None else int(lock_timeout_s * 1000)
+        event.listen(engine, "connect", functools.partial(_sqlite_pragmas, busy_ms=busy))
     if check:
         try:
             with engine.connect():

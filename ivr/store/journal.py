@@ -9,6 +9,12 @@ through a replay only means some entries are skipped the next time.
 
 Once a call has anything in the journal, its later operations are journaled too, so they
 are applied after it (an event must not reach the database before its call does).
+
+After a write fails because the database is unavailable (down, or a lock held past the
+store's lock timeout), every write goes straight to the journal for ``retry_after_s``
+(the service uses a few seconds; 0 turns this off) or until a replay succeeds:
+the one call-log writer thread then does not wait out a lock timeout per call while
+the database is hung, and calls keep their log without waiting on it.
 ``lookup`` is never journaled: it raises ``StoreError`` and the call flow apologises.
 """
 
@@ -20,6 +26,7 @@ import json
 import logging
 import os
 import threading
+import time
 import uuid
 from pathlib import Path
 from typing import Callable
@@ -34,8 +41,12 @@ log = logging.getLogger(__name__)
 class JournalingStore:
     """Wraps a ``SqlStore``; the call-log methods never lose data to a database outage."""
 
-    def __init__(self, store, journal_path: str | Path, protector: Protector | None = None):
+    def __init__(self, store, journal_path: str | Path, protector: Protector | None = None, *,
+                 retry_after_s: float = 0.0, clock: Callable[[], float] = time.monotonic):
         self.store = store
+        self.retry_after_s = retry_after_s
+        self.clock = clock
+        self._down_until = 0.0
         self.path = Path(journal_path)
         self.dead_path = self.path.with_name(self.path.name + ".failed")
         self._p = protector or store.protector
@@ -97,13 +108,15 @@ class JournalingStore:
         # the lock guards the journal only: direct writes of different calls run in parallel
         # (one call's operations arrive one after another from its call runner)
         with self._lock:
-            journaled = call_id in self._pending_calls
+            journaled = call_id in self._pending_calls or self.clock() < self._down_until
         if not journaled:
             try:
                 direct(None)
                 return
             except StoreError as exc:
                 log.warning("call log: %s failed, journaling it (%s)", method, exc)
+                if exc.retryable:
+                    self._down_until = self.clock() + self.retry_after_s
         with self._lock:
             self._append({"op": str(uuid.uuid4()), "m": method, "call": call_id,
                           "at": dt.datetime.now(dt.timezone.utc).isoformat(),
@@ -161,6 +174,7 @@ class JournalingStore:
                 except StoreError as exc:
                     if exc.retryable:
                         remaining = entries[i:]
+                        self._down_until = self.clock() + self.retry_after_s
                         break
                     log.error("call journal: %s for call %s can never apply (%s); moved to %s",
                               entry.get("m"), entry.get("call"), exc, self.dead_path.name)
@@ -174,6 +188,8 @@ class JournalingStore:
                 # applied entries stay in the file; replaying them again later is harmless
                 raise StoreError(f"call journal {self.path} could not be rewritten: {exc}") from None
             self._pending_calls = {e.get("call", "") for e in remaining}
+            if not remaining:
+                self._down_until = 0.0      # it all went in: the database is back
         forget = getattr(self.store, "forget_ops", None)
         if done and forget is not None:
             try:

@@ -55,7 +55,7 @@ class SqlStore(OperatorQueries):
     @classmethod
     def from_settings(cls, settings, *, check: bool = True, create: bool = True) -> "SqlStore":
         """Engine from ``settings.db_url``, tables created when missing."""
-        engine = make_engine(settings.db_url, check=check)
+        engine = make_engine(settings.db_url, check=check, lock_timeout_s=settings.db_timeout_s)
         if create:
             create_schema(engine)
         return cls(engine, settings.secret())
@@ -86,6 +86,13 @@ class SqlStore(OperatorQueries):
         stmt = (self._insert(conn, AppliedOp).values(op_id=op_id, at=now()).on_conflict_do_nothing()
                 .returning(AppliedOp.op_id))    # rowcount of an INSERT is not reliable on every driver
         return conn.execute(stmt).first() is not None
+
+    def probe(self, timeout_s: float):
+        """Whether lookups and call-log writes would get through within ``timeout_s``
+        (see :mod:`ivr.store.probe`); never raises."""
+        from ivr.store.probe import probe
+
+        return probe(self.engine, timeout_s)
 
     # --- the call runner's port ----------------------------------------------------
     @guarded
