@@ -107,3 +107,38 @@ def test_unapplicable_entry_moves_aside(store, tmp_path):
     journal.write_text(json.dumps(bad) + "\n" + "{torn line\n")
     assert j.replay() == 0 and j.pending() == 0
     assert "no-such-call" in (tmp_path / "j.jsonl.failed").read_text()
+
+
+class CountingStore:
+    """Counts the writes that reach the wrapped store."""
+
+    def __init__(self, store):
+        self._store = store
+        self.tries = 0
+
+    def start_call(self, *args, **kwargs):
+        self.tries += 1
+        return self._store.start_call(*args, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self._store, name)
+
+
+def test_after_a_failed_write_the_journal_takes_writes_without_trying_the_database(store, dead_engine, tmp_path):
+    """A hung database costs the writer one lock timeout, not one per call."""
+    live = store.engine
+    now = [0.0]
+    counting = CountingStore(store)
+    j = JournalingStore(counting, tmp_path / "j.jsonl", retry_after_s=10, clock=lambda: now[0])
+    store.engine = dead_engine
+    j.start_call(CallInfo(uniqueid="1.1", caller=""), T0)
+    assert counting.tries == 1
+    store.engine = live
+    for n in range(5):                                # other calls, moments later
+        j.start_call(CallInfo(uniqueid=f"2.{n}", caller=""), T0)
+    assert counting.tries == 1 and j.pending() == 6
+    now[0] += 10                                       # the window is over: try again
+    j.start_call(CallInfo(uniqueid="3.1", caller=""), T0)
+    assert counting.tries == 2 and j.pending() == 6
+    assert j.replay() == 6 and j.pending() == 0
+    assert len(store.list_calls()) == 7
