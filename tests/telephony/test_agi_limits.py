@@ -32,11 +32,15 @@ async def greet(ch):
     await ch.hangup()
 
 
-async def open_idle(port: int, count: int, source: str = "127.0.0.1") -> list[asyncio.StreamWriter]:
-    """``count`` connections from ``source`` that say nothing."""
+async def open_idle(port: int, count: int, source: str = "127.0.0.1",
+                    say: bytes = b"") -> list[asyncio.StreamWriter]:
+    """``count`` connections from ``source`` that say ``say`` (nothing, or the start
+    of a header that never ends) and then nothing more."""
     writers = []
     for _ in range(count):
         _, writer = await asyncio.open_connection("127.0.0.1", port, local_addr=(source, 0))
+        if say:
+            writer.write(say)
         writers.append(writer)
     return writers
 
@@ -77,11 +81,13 @@ def test_1010_idle_sockets_do_not_keep_a_real_call_out(dirs):
     assert call.prompts == ("greeting",) and call.clean
 
 
-def test_idle_flood_from_another_address_leaves_room_for_calls(dirs):
+@pytest.mark.parametrize("say", [b"", b"agi_network: yes\nagi_request: agi://127.0.0.1/hot"],
+                         ids=["silent", "header-trickling"])
+def test_idle_flood_from_another_address_leaves_room_for_calls(dirs, say):
     async def main():
         handler = Outcome(greet)
         async with serving(handler, dirs, max_knocks=50, max_knocks_per_peer=20) as server:
-            idle = await open_idle(server.bound_port, 300, source="127.0.0.2")
+            idle = await open_idle(server.bound_port, 300, source="127.0.0.2", say=say)
             await settled(server, 300)
             held = server.waiting_headers
             calls = await asyncio.gather(*(place_call(server, dirs, [], uniqueid=f"8.{n}") for n in range(5)))
