@@ -281,8 +281,10 @@ def _web_server(settings: Settings, hotline: Hotline):
         except OSError:
             raise ConfigError(f"IVR_WEB_PORT: port {settings.web_port} is already in use") from None
     app = create_app(settings, store=hotline.store)
+    # proxy_headers off: uvicorn would otherwise believe X-Forwarded-For from any local peer
+    # (its default forwarded_allow_ips); the app applies IVR_TRUSTED_PROXIES itself.
     config = uvicorn.Config(app, host=settings.web_host, port=settings.web_port, log_level="warning",
-                            lifespan="on")
+                            lifespan="on", proxy_headers=False, forwarded_allow_ips="")
     return uvicorn.Server(config)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import ipaddress
 import secrets
 from pathlib import Path
 from typing import Literal
@@ -59,6 +60,8 @@ class Settings(BaseSettings):
     web_host: str = "0.0.0.0"
     web_port: int = Field(8000, ge=1, le=65535)
     web_enabled: StrictBool = True
+    trusted_proxies: str = ""                   # addresses/networks whose X-Forwarded-For is believed
+    login_failures_per_minute: int = Field(20, ge=0)   # failed sign-ins, all addresses together; 0: no cap
     prompts_dir: Path = Field(default_factory=_default_prompts_dir)
     grammars_dir: Path = Field(default_factory=_default_grammars_dir)
     asterisk_sounds: str = "/var/lib/asterisk/sounds/id/hotline"
@@ -104,7 +107,28 @@ class Settings(BaseSettings):
             raise ValueError("IVR_OFFICE_DAYS must be numbers 0-6 (Monday=0)")
         return v
 
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies(cls, v: str) -> str:
+        for item in (x.strip() for x in v.split(",")):
+            if not item:
+                continue
+            if item == "*":
+                # anyone could then claim any address and walk past the sign-in throttle
+                raise ValueError("IVR_TRUSTED_PROXIES must list the proxies' addresses; '*' is not allowed")
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(f"IVR_TRUSTED_PROXIES: {item!r} is not an IP address or network "
+                                 "(e.g. 127.0.0.1, 10.0.0.0/8)") from None
+        return v
+
     # --- derived values -----------------------------------------------------------
+    @property
+    def proxies(self) -> list[str]:
+        """The trusted proxies as a list (empty: X-Forwarded-For is never believed)."""
+        return [x.strip() for x in self.trusted_proxies.split(",") if x.strip()]
+
     @property
     def db_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.data_dir / 'hotline.db').resolve()}"

@@ -142,7 +142,9 @@ def pg_database_url():
             conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
     except OperationalError as exc:
         admin.dispose()
-        pytest.skip(f"PostgreSQL not reachable: {exc.orig}")
+        first = str(exc.orig).strip().splitlines()[0] if str(exc.orig).strip() else type(exc.orig).__name__
+        pytest.skip(f"needs a PostgreSQL server (apt-get install postgresql) with database 'test' on "
+                    f"127.0.0.1:5432, or IVR_TEST_PG_URL: {first}")
     yield f"{PG_URL}?options=-csearch_path%3D{schema}"
     with admin.begin() as conn:
         conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")

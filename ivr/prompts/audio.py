@@ -1,4 +1,4 @@
-"""Audio shaping and inspection for Asterisk prompts (numpy/scipy, no TTS).
+"""Audio shaping and inspection for Asterisk prompts (numpy, no TTS).
 
 Asterisk plays ``.wav`` prompts as 8 kHz mono 16-bit PCM without transcoding.
 espeak-ng speaks at 22 050 Hz, so every rendered file is resampled with an
@@ -13,10 +13,11 @@ import os
 import tempfile
 import wave
 from dataclasses import dataclass
-from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
+
+from ivr.resample import resample as _resample
 
 RATE = 8000
 SAMPLE_WIDTH = 2
@@ -88,41 +89,9 @@ def inspect_wav(path: str | os.PathLike[str]) -> WavInfo:
 
 
 def resample(samples: np.ndarray, src_rate: int, dst_rate: int = RATE) -> np.ndarray:
-    """Band-limited resampling: what would alias above the new Nyquist is filtered out.
-
-    scipy's polyphase FIR when scipy is installed (it is not a base dependency of
-    the service, which renders dynamic texts at run time), else a numpy
-    windowed-sinc filter of similar quality.
-    """
-    if src_rate == dst_rate:
-        return samples.astype(np.float32)
-    try:
-        from scipy.signal import resample_poly
-    except ImportError:
-        return resample_sinc(samples, src_rate, dst_rate)
-    ratio = Fraction(dst_rate, src_rate)
-    return resample_poly(samples, ratio.numerator, ratio.denominator).astype(np.float32)
-
-
-def resample_sinc(samples: np.ndarray, src_rate: int, dst_rate: int, zero_crossings: int = 24) -> np.ndarray:
-    """Windowed-sinc (Blackman) resampler in numpy, evaluated in blocks to bound memory."""
-    ratio = dst_rate / src_rate
-    scale = min(1.0, ratio)  # when downsampling, widen the kernel and lower the cutoff
-    cutoff = 0.5 * scale * 0.92  # cycles per input sample, a little below the new Nyquist
-    half = int(np.ceil(zero_crossings / scale))
-    x = np.concatenate([np.zeros(half), samples.astype(np.float64), np.zeros(half + 1)])
-    n_out = int(np.floor(len(samples) * ratio))
-    out = np.empty(n_out, dtype=np.float32)
-    taps = np.arange(-half + 1, half + 1)
-    for start in range(0, n_out, 4096):
-        t = np.arange(start, min(n_out, start + 4096)) / ratio  # positions in input samples
-        base = np.floor(t).astype(np.int64)
-        idx = base[:, None] + taps[None, :]
-        d = t[:, None] - idx
-        window = 0.42 + 0.5 * np.cos(np.pi * d / half) + 0.08 * np.cos(2 * np.pi * d / half)
-        kernel = 2 * cutoff * np.sinc(2 * cutoff * d) * np.where(np.abs(d) <= half, window, 0.0)
-        out[start : start + len(t)] = np.sum(x[idx + half] * kernel, axis=1)
-    return out
+    """Band-limited resampling: what would alias above the new Nyquist is filtered out
+    (the numpy polyphase filter in ``ivr.resample``; scipy is not a dependency of the service)."""
+    return _resample(samples, src_rate, dst_rate)
 
 
 def _frame_levels(samples: np.ndarray, rate: int, frame_s: float = 0.01) -> np.ndarray:

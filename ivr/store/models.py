@@ -192,6 +192,20 @@ class User(Base):
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
+class WebSession(Base):
+    """A signed-in web session.  The cookie carries the session id; only its SHA-256 is
+    stored, so a copy of the database holds no usable session.  Deleting the row ends the
+    session at once, whatever the cookie says: at sign-out, a password change, and when
+    the account is disabled (re-enabling it does not bring old sessions back)."""
+
+    __tablename__ = "web_sessions"
+
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user: Mapped[str] = mapped_column(ForeignKey("users.name", ondelete="CASCADE"), index=True)
+    created: Mapped[dt.datetime] = mapped_column(_TS)
+    expires: Mapped[dt.datetime] = mapped_column(_TS, index=True)
+
+
 class AuditEntry(Base):
     __tablename__ = "audit"
 

@@ -14,7 +14,7 @@ from ivr.errors import StoreError
 from ivr.store.guard import guarded, now
 from ivr.store.models import (
     DEFAULT_DOCUMENTS, FOLLOW_UP_REASONS, FOLLOW_UP_STATES, USER_ROLES, AuditEntry, FollowUp,
-    FollowUpNote, Recipient, User,
+    FollowUpNote, Recipient, User, WebSession,
 )
 from ivr.store.views import AuditView, FollowUpView, NoteView, RecipientView, UserView
 
@@ -167,8 +167,42 @@ class OperatorQueries:
         with self._tx() as conn:
             if conn.execute(update(User).where(User.name == name).values(**changes)).rowcount == 0:
                 raise StoreError(f"no user {name!r}")
+            if password_hash is not None or disabled:
+                # in the same transaction: no request can slip in between with an old session
+                conn.execute(delete(WebSession).where(WebSession.user == name))
             self._audit(conn, by, "update_user", name, ",".join(k for k in changes if k != "password_hash")
                         + (",password" if password_hash is not None else ""))
+
+    # --- web sessions -----------------------------------------------------------------
+    @guarded
+    def create_session(self, user: str, id_hash: str, *, lifetime_s: float) -> None:
+        """Record a new signed-in session (and forget everyone's expired ones)."""
+        t = now()
+        with self._tx() as conn:
+            conn.execute(delete(WebSession).where(WebSession.expires <= t))
+            conn.execute(insert(WebSession).values(id_hash=id_hash, user=user, created=t,
+                                                   expires=t + dt.timedelta(seconds=lifetime_s)))
+
+    @guarded
+    def session_user(self, id_hash: str) -> UserView | None:
+        """The account of a live session; None when it ended, expired or never existed."""
+        q = (select(User).join(WebSession, WebSession.user == User.name)
+             .where(WebSession.id_hash == id_hash, WebSession.expires > now()))
+        with self._read() as conn:
+            r = conn.execute(q).first()
+        return _user(r) if r else None
+
+    @guarded
+    def end_session(self, id_hash: str) -> bool:
+        with self._tx() as conn:
+            return conn.execute(delete(WebSession).where(WebSession.id_hash == id_hash)).rowcount > 0
+
+    @guarded
+    def count_sessions(self, user: str) -> int:
+        """Live sessions of one account."""
+        with self._read() as conn:
+            return conn.execute(select(func.count()).select_from(WebSession)
+                                .where(WebSession.user == user, WebSession.expires > now())).scalar_one()
 
     # --- audit ------------------------------------------------------------------------
     def _audit(self, conn: Connection, user: str, action: str, target: str, detail: str) -> None:

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import wave
 from dataclasses import dataclass
-from math import gcd
 from pathlib import Path
 
 import numpy as np
+
+from ivr.resample import resample
 
 RATE = 8000
 
@@ -58,13 +59,9 @@ def load_prompt(path: Path, keep_samples: bool) -> PromptAudio:
 def to_telephone(path: Path) -> np.ndarray:
     """Any WAV/FLAC/OGG file -> 8 kHz mono int16 samples (what a phone line carries)."""
     import soundfile as sf
-    from scipy.signal import resample_poly
 
     data, rate = sf.read(str(path), dtype="float32", always_2d=True)
-    mono = data.mean(axis=1)
-    if rate != RATE:
-        g = gcd(int(rate), RATE)
-        mono = resample_poly(mono, RATE // g, int(rate) // g)
+    mono = resample(data.mean(axis=1), int(rate), RATE)
     return np.clip(np.round(mono * 32767), -32768, 32767).astype("<i2")
 
 

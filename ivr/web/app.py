@@ -23,6 +23,7 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.gzip import GZipMiddleware
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from ivr.config import Settings
 from ivr.errors import StoreError
@@ -142,10 +143,18 @@ def _too_large(limit: int) -> str:
 def create_app(settings: Settings, store=None, *, clock: Callable[[], float] = time.monotonic,
                now: Callable[[], dt.datetime] | None = None, renderer: Renderer | None = None,
                previewer: Previewer | None = None, max_upload_bytes: int = 20 * 1024 * 1024,
-               throttle: ThrottlePolicy = ThrottlePolicy()) -> FastAPI:
+               throttle: ThrottlePolicy | None = None) -> FastAPI:
     """Build the app.  ``clock`` (monotonic seconds) drives login throttling and the overview's
     cache, ``now`` is the wall clock (the overview's "today"); ``renderer``/``previewer``
-    render prompt audio (tests pass fakes: the real TTS takes seconds)."""
+    render prompt audio (tests pass fakes: the real TTS takes seconds).
+
+    The client address (the sign-in throttle's key, the audit log's address) is the TCP
+    peer's; X-Forwarded-For and X-Forwarded-Proto are believed only from the proxies in
+    ``IVR_TRUSTED_PROXIES``, and then only up to the first address that is not one of
+    them.  This is done here, not by the server, so it holds however the app is served
+    (``ivr serve`` turns uvicorn's own handling off)."""
+    if throttle is None:
+        throttle = ThrottlePolicy(global_max_failures=settings.login_failures_per_minute)
     try:
         tz = ZoneInfo(settings.timezone)
     except (KeyError, ValueError):
@@ -181,6 +190,10 @@ def create_app(settings: Settings, store=None, *, clock: Callable[[], float] = t
 
     app.add_middleware(Compress, minimum_size=800)
     app.add_middleware(BodyLimit, limit=lambda: web.max_upload_bytes + BODY_MARGIN)
+    if settings.proxies:
+        # outermost, so everything inside sees the real client (uvicorn's well-tested parser:
+        # the right-most address in the chain that is not a trusted proxy)
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.proxies)
     return app
 
 

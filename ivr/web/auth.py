@@ -1,8 +1,11 @@
 """Passwords, the first administrator, and login throttling.
 
 Passwords are hashed with argon2id (argon2-cffi); the store only ever sees the hash.
-Throttling is per user name and per client address, in memory (per process), with an
-injectable clock so tests can move time without sleeping.
+Throttling is per user name, per client address and, as a last line against guesses
+spread over many addresses and names, on all failures together; in memory (per
+process), with an injectable clock so tests can move time without sleeping.  The client
+address is the connecting peer's unless it is a configured proxy (``IVR_TRUSTED_PROXIES``),
+so a made-up X-Forwarded-For header cannot pick a fresh address for each guess.
 """
 
 from __future__ import annotations
@@ -90,20 +93,47 @@ MAX_TRACKED = 10_000
 class ThrottlePolicy:
     max_failures: int = 5          # failures allowed inside the window ...
     window_s: float = 15 * 60      # ... before sign-in is refused until they age out
+    global_max_failures: int = 20  # failures from all addresses and names together ...
+    global_window_s: float = 60    # ... in this window pause every sign-in (0 failures: no cap)
 
 
 class LoginThrottle:
-    """Counts failed sign-ins per user name and per client address.
+    """Counts failed sign-ins per user name, per client address, and all together.
 
     Once either key has ``max_failures`` failures inside the window, sign-in for it is
     refused (even with the right password) until the oldest failure leaves the window.
+    Once ``global_max_failures`` failures from anywhere fall inside ``global_window_s``,
+    every sign-in is refused until the oldest of them leaves that window: someone is
+    guessing from many addresses, and a short pause for everyone is the price of not
+    letting them go on.  Sessions already signed in are not touched.
     """
 
     def __init__(self, policy: ThrottlePolicy = ThrottlePolicy(), clock: Callable[[], float] = time.monotonic):
         self.policy = policy
         self.clock = clock
         self._failures: dict[str, deque[float]] = defaultdict(deque)
+        self._all: deque[float] = deque(maxlen=max(1, policy.global_max_failures))
         self._lock = threading.Lock()
+        self._paused_since: float | None = None
+
+    def global_retry_after(self) -> float:
+        """Seconds until anyone may sign in again after a burst of failures (0: now)."""
+        limit = self.policy.global_max_failures
+        if limit <= 0:
+            return 0.0
+        now = self.clock()
+        with self._lock:
+            if len(self._all) < limit:
+                return 0.0
+            wait = self._all[0] + self.policy.global_window_s - now
+            if wait > 0 and self._paused_since is None:
+                self._paused_since = now
+                # an attack in progress: say so once per pause, without names or addresses
+                log.warning("sign-in paused for everyone: %d failed sign-ins within %d s", limit,
+                            int(self.policy.global_window_s))
+            elif wait <= 0:
+                self._paused_since = None
+            return max(0.0, wait)
 
     def _keys(self, name: str, address: str) -> tuple[str, str]:
         return "user:" + name.strip().lower(), "addr:" + address
@@ -130,6 +160,7 @@ class LoginThrottle:
         with self._lock:
             for key in self._keys(name, address):
                 self._prune(key, now).append(now)
+            self._all.append(now)           # keeps only the last ``global_max_failures``
             if len(self._failures) > MAX_TRACKED:
                 # many made-up names: forget the keys whose failures have all aged out
                 for key in [k for k in self._failures if not self._prune(k, now)]:

@@ -12,7 +12,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request
 
 from ivr.web.context import WebContext
-from ivr.web.sessions import COOKIE, CSRF_FIELD, CSRF_HEADER, Session, password_fingerprint
+from ivr.web.sessions import COOKIE, CSRF_FIELD, CSRF_HEADER, Session, password_fingerprint, session_key
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -56,8 +56,10 @@ def current_user(request: Request, web: Web, store: Store) -> AuthUser:
     session = read_session(request, web)
     if session is None or not session.user:
         raise NotSignedIn()
-    user = store.get_user(session.user)
-    if user is None or user.disabled or password_fingerprint(user.password_hash) != session.fp:
+    # the session must still exist on the server: a copied cookie dies with sign-out
+    user = store.session_user(session_key(session))
+    if (user is None or user.name != session.user or user.disabled
+            or password_fingerprint(user.password_hash) != session.fp):
         raise NotSignedIn()
     auth = AuthUser(user.name, user.role, web.codec.csrf_token(session))
     request.state.user = auth

@@ -1,10 +1,14 @@
 """Signed session cookies and CSRF tokens.
 
 The cookie holds ``{sid, user, fp}`` signed (and timestamped) with a key derived from
-the settings' secret; nothing secret is in it.  ``fp`` is a fingerprint of the user's
-password hash, so changing a password (or disabling the account) ends old sessions.
-Every visitor gets a ``sid`` (the sign-in form needs a CSRF token too); signing in
-issues a new one, so a planted cookie cannot be promoted to a signed-in session.
+the settings' secret; nothing secret is in it.  A signed cookie alone does not sign
+anyone in: a signed-in session also has a row in the store (``web_sessions``, keyed by
+:func:`session_key`), and the row is deleted at sign-out, at a password change and when
+the account is disabled, so a copied cookie stops working at once.  ``fp`` is a
+fingerprint of the user's password hash, a second check that a password change ends
+old sessions.  Every visitor gets a ``sid`` (the sign-in form needs a CSRF token too);
+signing in issues a new one, so a planted cookie cannot be promoted to a signed-in
+session.
 
 The CSRF token is an HMAC of the ``sid``: forms carry it in a hidden field, JSON
 clients send it in the ``X-CSRF-Token`` header (it is also in the readable
@@ -32,6 +36,11 @@ class Session:
     sid: str
     user: str | None = None
     fp: str = ""
+
+
+def session_key(session: Session) -> str:
+    """What the store keeps of a session id: its SHA-256, never the id itself."""
+    return hashlib.sha256(session.sid.encode()).hexdigest()
 
 
 def password_fingerprint(password_hash: str) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ctypes.util
 import shutil
 import sys
 import threading
@@ -11,14 +10,12 @@ from pathlib import Path
 import pytest
 
 from ivr.prompts import audio, render
+from tests import needs
 from ivr.prompts.catalog import load_catalog, set_text
 from ivr.prompts.cli import main as cli_main
 from ivr.prompts.render import RenderError, build, dyn_id, ensure_spoken, spoken_form
 
-HAVE_ESPEAK = bool(ctypes.util.find_library("espeak-ng") or ctypes.util.find_library("espeak"))
-needs_espeak = pytest.mark.skipif(
-    not HAVE_ESPEAK, reason="libespeak-ng is not installed (apt-get install espeak-ng); rendering cannot run"
-)
+needs_espeak = needs.espeak
 
 SMALL = """\
 [prompts]

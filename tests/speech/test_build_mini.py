@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from ivr.speech import cli
+from tests.needs import TRAIN_EXTRA
 
 HUMAN = Path(__file__).resolve().parents[3] / "shared" / "data" / "indsp-digit-train"
 
@@ -15,8 +16,8 @@ HUMAN = Path(__file__).resolve().parents[3] / "shared" / "data" / "indsp-digit-t
 @pytest.mark.train
 @pytest.mark.slow
 def test_mini_build_produces_a_loadable_model(tmp_path, data_dir):
-    pytest.importorskip("torch")
-    pytest.importorskip("kaldi_native_fbank")
+    for module in ("torch", "kaldi_native_fbank", "kaldifst", "scipy"):
+        pytest.importorskip(module, reason=TRAIN_EXTRA)
     out = tmp_path / "model"
     human = ["--human-dir", str(HUMAN)] if (HUMAN / "transcripts.tsv").is_file() else ["--no-human"]
     assert cli.main(["model", "build", "--mini", "--out", str(out), *human]) == 0

@@ -8,6 +8,7 @@ import pytest
 
 from ivr.speech import graph as g
 from ivr.speech.recognizer import default_model_dir
+from tests.needs import TRAIN_EXTRA
 
 
 def test_grammar_parsing_reports_unknown_words():
@@ -28,8 +29,9 @@ def test_hclg_header_and_counts():
     assert fst.finals[fst.start] == 0.0
 
 
+@pytest.mark.train
 def test_hclg_reads_back_with_kaldifst(tmp_path):
-    kaldifst = pytest.importorskip("kaldifst")
+    kaldifst = pytest.importorskip("kaldifst", reason=TRAIN_EXTRA)
     spec = g.GraphSpec.load(default_model_dir())
     fst = g.build_hclg(spec, [["ya"], ["tidak"]])
     path = tmp_path / "HCLG.fst"

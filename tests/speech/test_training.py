@@ -5,7 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-torch = pytest.importorskip("torch")
+from tests.needs import TRAIN_EXTRA
+
+torch = pytest.importorskip("torch", reason=TRAIN_EXTRA)
 
 from ivr.speech.lexicon import PHONES, SILENCE  # noqa: E402
 from ivr.speech.train.data import CLEAN, Example, label_sequence  # noqa: E402

@@ -11,11 +11,13 @@ from pathlib import Path
 
 import pytest
 
+from tests import needs
+
 from .conftest import ADMIN_PW, GOOD_CSV, NIK, OPERATOR_PW, make_call
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, needs.chromium]
 
-CHROMIUM = "/usr/bin/chromium"
+CHROMIUM = needs.CHROMIUM
 SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
         "--disable-sync", "--no-first-run", "--autoplay-policy=no-user-gesture-required"]
@@ -23,9 +25,7 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--d
 
 @pytest.fixture(scope="module")
 def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Chromium is not installed at /usr/bin/chromium")
-    sync_api = pytest.importorskip("playwright.sync_api")
+    from playwright import sync_api     # in the test extra; Debian's Chromium, no browser download
     with sync_api.sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         yield b

@@ -7,6 +7,8 @@ import tomllib
 
 import pytest
 
+from tests import needs
+
 from .conftest import NOW, make_call
 
 
@@ -67,6 +69,7 @@ def test_preview_renders_without_saving(admin, env):
 
 
 @pytest.mark.slow
+@needs.espeak
 def test_real_render_of_one_prompt(admin, env):
     """The real TTS worker (espeak-ng through pyttsx3), for one prompt: a few seconds."""
     from ivr.web.context import default_renderer
