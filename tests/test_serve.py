@@ -17,6 +17,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 def ivr(args, tmp_path, env=None, timeout=60, **kw):
     full = {k: v for k, v in os.environ.items() if not k.startswith("IVR_")}
+    full["PYTHONPATH"] = str(REPO)          # this checkout's ivr, whatever else is installed
     full.update({"IVR_DATA_DIR": str(tmp_path / "data"), "IVR_WEB_ENABLED": "false",
                  "IVR_SPEECH_ENABLED": "false"})
     full.update(env or {})
@@ -72,6 +73,7 @@ def test_serve_on_embedded_defaults_answers_a_call(tmp_path):
     """The README's first command: a fresh folder, no settings but the port; a call gets through."""
     port = free_port()
     full = {k: v for k, v in os.environ.items() if not k.startswith("IVR_")}
+    full["PYTHONPATH"] = str(REPO)          # this checkout's ivr, whatever else is installed
     full.update({"IVR_AGI_PORT": str(port), "IVR_WEB_ENABLED": "false", "IVR_PROMPTS_DIR": str(REPO / "prompts"),
                  "IVR_GRAMMARS_DIR": str(REPO / "grammars")})
     proc = subprocess.Popen([sys.executable, "-m", "ivr", "serve"], cwd=tmp_path, env=full,
@@ -88,6 +90,49 @@ def test_serve_on_embedded_defaults_answers_a_call(tmp_path):
         assert call.returncode == 0, call.stdout + call.stderr
         assert "status/scheduled" in call.stdout
         assert (tmp_path / "var" / "hotline.db").exists()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        proc.stdout.close()
+
+
+def test_serve_does_not_believe_forwarded_for_from_a_local_peer(tmp_path):
+    """uvicorn believes X-Forwarded-For from 127.0.0.1 unless told otherwise; `ivr serve`
+    tells it otherwise.  With no IVR_TRUSTED_PROXIES, guesses from a local peer that each
+    claim another address are throttled on the real address, and the audit log writes the
+    real address."""
+    import httpx
+
+    agi, web = free_port(), free_port()
+    full = {k: v for k, v in os.environ.items() if not k.startswith("IVR_")}
+    full["PYTHONPATH"] = str(REPO)          # this checkout's ivr, whatever else is installed
+    full.update({"IVR_AGI_PORT": str(agi), "IVR_WEB_PORT": str(web), "IVR_WEB_HOST": "127.0.0.1",
+                 "IVR_SPEECH_ENABLED": "false", "IVR_PROMPTS_DIR": str(REPO / "prompts"),
+                 "IVR_ADMIN_PASSWORD": "admin-password-123", "IVR_DATA_DIR": str(tmp_path / "data")})
+    proc = subprocess.Popen([sys.executable, "-m", "ivr", "serve"], cwd=tmp_path, env=full,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        base = f"http://127.0.0.1:{web}"
+        deadline = time.monotonic() + 60
+        with httpx.Client(base_url=base, timeout=10) as c:
+            while True:                       # readiness: the web app answers its health check
+                assert proc.poll() is None and time.monotonic() < deadline, "ivr serve did not start"
+                try:
+                    if c.get("/health").status_code in (200, 503):
+                        break
+                except httpx.TransportError:
+                    time.sleep(0.1)
+            r = c.post("/api/session", json={"name": "admin", "password": "admin-password-123"},
+                       headers={"X-Forwarded-For": "203.0.113.77"})
+            assert r.status_code == 200, r.text
+            audit = c.get("/api/audit", headers={"X-CSRF-Token": r.json()["csrf_token"]}).json()
+            assert [e["detail"] for e in audit if e["action"] == "sign_in"] == ["127.0.0.1"]
+        codes = []
+        for i in range(7):
+            with httpx.Client(base_url=base, timeout=10) as c:
+                codes.append(c.post("/api/session", json={"name": f"guess{i}", "password": "bad-password"},
+                                    headers={"X-Forwarded-For": f"198.51.100.{i}"}).status_code)
+        assert codes == [401] * 5 + [429] * 2
     finally:
         proc.terminate()
         proc.wait(timeout=30)

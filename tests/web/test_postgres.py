@@ -46,3 +46,36 @@ def test_queries_on_postgres(pg_store, tmp_path):
     o = queries.overview(pg_store.engine, last - dt.timedelta(days=13), last, tz)
     assert o.total == 3 and o.speech_heard == 2 and o.median_to_status_s == 20.0
     assert dict(o.open_follow_ups) == {"not_found": 1, "complaint": 1}
+
+
+def test_sessions_end_on_the_server_on_postgres(pg_store, settings, monkeypatch):
+    from ivr.web.app import create_app
+    from ivr.web.auth import hash_password
+    from ivr.web.sessions import COOKIE
+
+    from .conftest import OPERATOR_PW, FakeClock, TestClient, sign_in
+
+    monkeypatch.setenv("IVR_ADMIN_PASSWORD", "admin-password-123")
+    pg_store.create_user("siti", "operator", hash_password(OPERATOR_PW))
+    app = create_app(settings, store=pg_store, clock=FakeClock(), now=lambda: NOW)
+
+    def replay(cookie: str) -> int:
+        with TestClient(app) as thief:
+            thief.cookies.set(COOKIE, cookie)
+            return thief.get("/api/session").status_code
+
+    with TestClient(app) as c:
+        token = sign_in(c, "siti", OPERATOR_PW)
+        first = c.cookies.get(COOKIE)
+        assert replay(first) == 200
+        assert c.delete("/api/session", headers={"X-CSRF-Token": token}).status_code == 204
+        assert replay(first) == 401
+        sign_in(c, "siti", OPERATOR_PW)
+        second = c.cookies.get(COOKIE)
+        pg_store.update_user("siti", by="admin", disabled=True)
+        pg_store.update_user("siti", by="admin", disabled=False)
+        assert replay(second) == 401
+        sign_in(c, "siti", OPERATOR_PW)
+        third = c.cookies.get(COOKIE)
+        pg_store.update_user("siti", by="admin", password_hash=hash_password("another-password-1"))
+        assert replay(third) == 401 and pg_store.count_sessions("siti") == 0
