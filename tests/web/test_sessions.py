@@ -183,6 +183,15 @@ def test_a_cross_site_sign_in_form_does_not_sign_anyone_out(operator, env, token
     assert env.store.count_sessions("siti") == 1
 
 
+@pytest.mark.parametrize("ctype", ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=b"])
+def test_a_cross_site_form_cannot_post_to_the_json_sign_in(operator, env, ctype):
+    # what an HTML form on another site can send without a CORS preflight: refused, no cookie set
+    body = '{"name": "admin", "password": "%s"}' % ADMIN_PW
+    r = operator.post("/api/session", content=body, headers={"content-type": ctype})
+    assert r.status_code == 422 and not r.headers.get_list("set-cookie")
+    assert operator.get("/api/session").json()["name"] == "siti"
+
+
 def test_a_wrong_password_on_the_form_does_not_sign_the_user_out(operator, env):
     page = operator.get("/login")
     r = operator.post("/login", data={"name": "siti", "password": "not-it-at-all",
