@@ -14,7 +14,6 @@ from ivr.prompts import audio
 from ivr.prompts.voice import Voice, sha256_of
 from tests.prompts import clips
 
-pytest.importorskip("av")
 
 
 def _draft(admin, prompt_id: str, data: bytes, name: str = "clip.wav"):

@@ -14,14 +14,14 @@ import pytest
 from ivr.prompts import audio
 from ivr.store.recipients import DEMO_NIKS
 from ivr.telephony.fake_asterisk import Keys, Silence
+from tests import needs
 from tests.conftest import run_line
 from tests.prompts import clips
 
 from .conftest import ADMIN_PW
 from .test_browser import ARGS, CHROMIUM, server, shot, sign_in  # noqa: F401 - server is a fixture
 
-pytestmark = pytest.mark.browser
-pytest.importorskip("av")
+pytestmark = [pytest.mark.browser, needs.chromium]
 
 
 @pytest.fixture(scope="module")
@@ -34,9 +34,8 @@ def mic_file(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def mic_browser(mic_file):
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Chromium is not installed at /usr/bin/chromium")
-    sync_api = pytest.importorskip("playwright.sync_api")
+    from playwright import sync_api
+
     args = ARGS + ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
                    f"--use-file-for-fake-audio-capture={mic_file}%noloop"]
     with sync_api.sync_playwright() as p:
