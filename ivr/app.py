@@ -61,10 +61,25 @@ def check_paths(settings: Settings) -> None:
     if not (settings.prompts_dir / "prompts.toml").is_file():
         raise ConfigError(f"IVR_PROMPTS_DIR: {settings.prompts_dir} has no prompts.toml")
     try:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-        settings.spool.mkdir(parents=True, exist_ok=True)
+        secure_data_dir(settings)
     except OSError as exc:
         raise ConfigError(f"IVR_DATA_DIR: cannot create {settings.data_dir}: {exc.strerror}") from None
+
+
+def secure_data_dir(settings: Settings) -> int:
+    """Create the data folder and the spool owner-only (0700) and bring what is already
+    in them (database, recordings, training audio, journal, uploads, secret key) to
+    0600/0700; returns how many modes changed."""
+    from ivr.store.files import private_dir, tighten
+
+    private_dir(settings.data_dir)
+    private_dir(settings.spool)
+    changed = tighten(settings.data_dir)
+    if not settings.spool.is_relative_to(settings.data_dir.resolve()):
+        changed += tighten(settings.spool)
+    if changed:
+        log.info("restricted the permissions of %d file(s) and folder(s) holding personal data", changed)
+    return changed
 
 
 def ensure_prompts(settings: Settings) -> None:

@@ -12,6 +12,7 @@ import asyncio
 import datetime as dt
 import functools
 import logging
+import os
 import shutil
 import time
 import uuid
@@ -112,8 +113,12 @@ def recording_has_voice(path: Path | None, min_ms: int) -> bool:
 
 
 def _copy(source: Path, target: Path) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(source, target)
+    # a spoken NIK: owner-only folder and file from the start
+    from ivr.store.files import create_private, private_dir
+
+    private_dir(target.parent)
+    with open(source, "rb") as src, os.fdopen(create_private(target, exclusive=False), "wb") as dst:
+        shutil.copyfileobj(src, dst)
 
 
 class CallRunner:

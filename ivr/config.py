@@ -160,9 +160,16 @@ class Settings(BaseSettings):
             raise ConfigError("IVR_SECRET_KEY must be set in production (no default secret is used)")
         key_file = self.data_dir / "secret.key"
         if not key_file.exists():
-            key_file.parent.mkdir(parents=True, exist_ok=True)
-            key_file.write_text(secrets.token_urlsafe(48))
-            key_file.chmod(0o600)
+            import os
+
+            from ivr.store.files import create_private, private_dir
+
+            private_dir(key_file.parent)
+            try:
+                with os.fdopen(create_private(key_file), "w") as f:     # 0600 from the start
+                    f.write(secrets.token_urlsafe(48))
+            except FileExistsError:
+                pass                                                    # another process made it first
         return key_file.read_text().strip().encode()
 
 

@@ -9,12 +9,14 @@ import functools
 import logging
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event, make_url
+from sqlalchemy import Engine, bindparam, create_engine, event, make_url, select, update
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
 from ivr.errors import ConfigError, StoreError
-from ivr.store.models import Base
+from ivr.store import protect
+from ivr.store.files import prepare_sqlite
+from ivr.store.models import Base, Call, SchemaUpgrade
 
 log = logging.getLogger(__name__)
 
@@ -69,13 +71,14 @@ def make_engine(url: str, *, check: bool = True, lock_timeout_s: float | None = 
     parsed = normalize_url(url)
     backend = parsed.get_backend_name()
     if backend == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            folder = Path(parsed.database).expanduser().resolve().parent
-            if not folder.exists():
-                try:
-                    folder.mkdir(parents=True, exist_ok=True)
-                except OSError as exc:
+        if parsed.database and parsed.database != ":memory:" and not parsed.database.startswith("file:"):
+            try:
+                # the file holds personal data: 0600 from its first byte, and its -wal/-shm too
+                prepare_sqlite(Path(parsed.database).expanduser().resolve())
+            except OSError as exc:
+                if check:
                     raise StoreError(f"cannot open database {safe_url(parsed)}: {exc.strerror}") from None
+                # unchecked: the first use reports it, as for any database that cannot be opened
     else:
         connect_args = kwargs.pop("connect_args", {})
         connect_args.setdefault("connect_timeout", 5)
@@ -112,11 +115,67 @@ def _reason(exc: SQLAlchemyError) -> str:
 
 
 def create_schema(engine: Engine) -> None:
-    """Create missing tables and indexes (existing ones are left alone)."""
+    """Create missing tables and indexes (existing ones are left alone), then run the
+    data upgrades this database has not had yet."""
     try:
         Base.metadata.create_all(engine)
+        upgrade(engine)
     except SQLAlchemyError as exc:
         raise StoreError(f"cannot create tables in {safe_url(engine.url)}: {_reason(exc)}") from None
+
+
+def _mask_call_channels(conn) -> int:
+    """Older versions stored ``agi_channel`` as sent, which may hold the caller's number."""
+    changed, after = 0, ""
+    while True:
+        rows = conn.execute(select(Call.id, Call.channel).where(Call.id > after).order_by(Call.id)
+                            .limit(UPGRADE_BATCH)).all()
+        if not rows:
+            return changed
+        fixes = [{"cid": cid, "masked": protect.mask_channel(channel)[:120]}
+                 for cid, channel in rows if channel and protect.mask_channel(channel) != channel]
+        if fixes:
+            conn.execute(update(Call).where(Call.id == bindparam("cid")).values(channel=bindparam("masked")), fixes)
+            changed += len(fixes)
+        after = rows[-1][0]
+
+
+# name -> function(connection); each runs once per database, in one transaction with its record
+UPGRADES = (("mask_call_channels", _mask_call_channels),)
+UPGRADE_BATCH = 5000
+
+
+def upgrade(engine: Engine) -> list[str]:
+    """Run the data upgrades not yet recorded in ``schema_upgrades``; their names."""
+    with engine.connect() as conn:
+        done = set(conn.execute(select(SchemaUpgrade.name)).scalars())
+    ran = []
+    for name, step in UPGRADES:
+        if name in done:
+            continue
+        with engine.begin() as conn:
+            # recorded first: a second instance starting at the same time waits here, then skips
+            inserted = conn.execute(_insert_ignore(conn, SchemaUpgrade).values(name=name, at=_now())
+                                    .returning(SchemaUpgrade.name)).first()
+            if inserted is None:
+                continue
+            count = step(conn)
+        log.info("data upgrade %s: %s row(s) changed", name, count)
+        ran.append(name)
+    return ran
+
+
+def _insert_ignore(conn, model):
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    dialect = sqlite if conn.dialect.name == "sqlite" else postgresql
+    return dialect.insert(model).on_conflict_do_nothing()
+
+
+def _now():
+    import datetime as dt
+
+    return dt.datetime.now(dt.timezone.utc)
 
 
 def drop_schema(engine: Engine) -> None:

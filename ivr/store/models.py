@@ -95,6 +95,33 @@ class RecipientImport(Base):
     by: Mapped[str] = mapped_column(String(100), default="")
 
 
+class PendingUpload(Base):
+    """A recipient list checked through the web page and waiting to be applied.
+
+    Its rows wait in the table named ``stage`` already protected (hashed, masked,
+    encrypted) like ``recipients``; the uploaded file itself is deleted once checked.
+    ``id`` is a hash of the token the administrator holds, never the token."""
+
+    __tablename__ = "pending_uploads"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    stage: Mapped[str] = mapped_column(String(60))
+    created: Mapped[dt.datetime] = mapped_column(_TS)
+    source: Mapped[str] = mapped_column(String(200))
+    size: Mapped[int] = mapped_column(Integer, default=0)
+    rows: Mapped[int] = mapped_column(Integer)
+    by: Mapped[str] = mapped_column(String(100), default="")
+
+
+class SchemaUpgrade(Base):
+    """One-off data upgrades already done on this database (see ``ivr.store.db.upgrade``)."""
+
+    __tablename__ = "schema_upgrades"
+
+    name: Mapped[str] = mapped_column(String(60), primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(_TS)
+
+
 class Call(Base):
     __tablename__ = "calls"
 

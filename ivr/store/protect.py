@@ -112,6 +112,25 @@ def mask_phone(number: str) -> str:
     return nikmod.mask_phone(_NON_DIGITS.sub("", number or ""))
 
 
+# TECH/resource-sequence: Asterisk names a channel after the endpoint, which for a trunk or a
+# Local channel may be the caller's number; the 8-hex-digit sequence (and ;1/;2) is Asterisk's own
+_CHANNEL = re.compile(r"^(?P<tech>[^/]*/)?(?P<res>.*?)(?P<seq>-[0-9A-Fa-f]{8}(?:;\d)?)?$", re.S)
+_NUMBER_IN_NAME = re.compile(r"\+?\d(?:[\d\-. ()]*\d)?")      # digits, maybe grouped: 0812-7777-6666
+
+
+def mask_channel(channel: str) -> str:
+    """``PJSIP/081277776666-00000042`` -> ``PJSIP/0812*****666-00000042``: a number in a
+    channel name is masked like the caller number; technology, endpoint names such as
+    ``trunk`` or ``6001`` and Asterisk's sequence suffix stay readable."""
+    def number(d: re.Match) -> str:
+        return mask_phone(d.group()) if len(_NON_DIGITS.sub("", d.group())) >= 5 else d.group()
+
+    m = _CHANNEL.match(channel or "")
+    if m is None:       # cannot happen (every part is optional); mask everything to be safe
+        return _NUMBER_IN_NAME.sub(number, channel or "")
+    return f"{m['tech'] or ''}{_NUMBER_IN_NAME.sub(number, m['res'])}{m['seq'] or ''}"
+
+
 def mask_digits(text: str) -> str:
     """Mask every run of 6+ digits in free text (keys pressed, notes) like a NIK."""
     return _DIGIT_RUN.sub(lambda m: _mask_run(m.group()), text or "")

@@ -20,6 +20,11 @@ REQUIRED = ("nik", "name", "status", "collection_date", "collection_time", "plac
 OPTIONAL = ("phone", "phase", "documents", "collected_on")
 _COLUMNS = REQUIRED + OPTIONAL
 MAX_KEPT_PROBLEMS = 1000
+MAX_FIELD_CHARS = csv.field_size_limit()     # 131,072: the csv module's own limit, kept as is
+MAX_LINE_BYTES = 1 << 20                     # a real row is a few hundred bytes
+# C0 control characters other than tab, line feed and carriage return: never in a real list,
+# and PostgreSQL refuses NUL outright
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 _SCIENTIFIC = re.compile(r"^\d+(?:[.,]\d+)?[eE][+-]?\d+$")
 _DECIMAL_TAIL = re.compile(r"^\d+[.,]0+$")
@@ -82,22 +87,35 @@ class Problems:
 
 def csv_records(path: Path, problems: Problems, on_bytes: Callable[[int], None] | None = None
                 ) -> Iterator[tuple[int, dict[str, str]]]:
-    """Rows of a UTF-8 CSV (BOM tolerated; ',' or ';' separated, as spreadsheets export)."""
+    """Rows of a UTF-8 CSV (BOM tolerated; ',' or ';' separated, as spreadsheets export).
+
+    A file the csv module cannot parse (a value past ``MAX_FIELD_CHARS``, a quote that is
+    never closed, text after a closing quote, a bare carriage return) or a line past
+    ``MAX_LINE_BYTES`` ends the reading with one line-numbered problem: what follows such a
+    fault cannot be split into rows reliably, and the list is refused anyway.  Memory stays
+    bounded by those two limits whatever the file holds.
+    """
     with open(path, "rb") as raw:
-        first = raw.readline()
+        first = raw.readline(MAX_LINE_BYTES + 1)
         if not first.strip():
             problems.add(1, "the file is empty or its first line (the header) is blank")
             return
         delimiter = ";" if first.count(b";") > first.count(b",") else ","
         raw.seek(0)
         line_no = 0
+        broken = False
 
         def lines() -> Iterator[str]:
-            nonlocal line_no
-            for chunk in raw:
+            nonlocal line_no, broken
+            while chunk := raw.readline(MAX_LINE_BYTES + 1):
                 line_no += 1
                 if on_bytes:
                     on_bytes(len(chunk))
+                if len(chunk) > MAX_LINE_BYTES:
+                    problems.add(line_no, f"line is longer than {MAX_LINE_BYTES:,} bytes; the rest of the "
+                                          "file was not checked (is this really a recipient list?)")
+                    broken = True
+                    return
                 if line_no == 1 and chunk.startswith(b"\xef\xbb\xbf"):
                     chunk = chunk[3:]
                 try:
@@ -107,60 +125,68 @@ def csv_records(path: Path, problems: Problems, on_bytes: Callable[[int], None] 
                                           f"{exc.start + 1}); save the file as 'CSV UTF-8'")
                     yield chunk.decode("utf-8", errors="replace")
 
-        reader = csv.reader(lines(), delimiter=delimiter)
+        # strict: a stray character after a closing quote, or a file ending inside quotes,
+        # is an error to report rather than a row silently glued together
+        reader = csv.reader(lines(), delimiter=delimiter, strict=True)
+        prev = 0
         try:
-            header = next(reader)
-        except StopIteration:
-            problems.add(1, "the file is empty")
-            return
-        columns = [h.strip().lower() for h in header]
-        if not _header_ok(columns, problems):
-            return
-        prev = reader.line_num
-        for fields in reader:
-            line, prev = prev + 1, reader.line_num
-            if not fields or (len(fields) == 1 and not fields[0].strip()):
-                continue
-            if len(fields) != len(columns):
-                problems.add(line, f"has {len(fields)} fields but the header has {len(columns)} "
-                                   "(a comma or quote inside a value?)")
-                continue
-            yield line, dict(zip(columns, fields))
+            header = next(reader, None)
+            if header is None:
+                if not broken:
+                    problems.add(1, "the file is empty")
+                return
+            columns = [h.strip().lower() for h in header]
+            if not _header_ok(columns, problems):
+                return
+            prev = reader.line_num
+            for fields in reader:
+                line, prev = prev + 1, reader.line_num
+                if not fields or (len(fields) == 1 and not fields[0].strip()):
+                    continue
+                if len(fields) != len(columns):
+                    spread = f" (it runs on to line {prev}: a quote opened there is closed too late?)" \
+                        if prev > line else " (a comma or quote inside a value?)"
+                    problems.add(line, f"has {len(fields)} fields but the header has {len(columns)}{spread}")
+                    continue
+                yield line, dict(zip(columns, fields))
+        except csv.Error as exc:
+            if not broken:
+                problems.add(prev + 1, _csv_fault(str(exc), prev + 1, line_no))
 
 
-def xlsx_records(path: Path, problems: Problems, on_bytes: Callable[[int], None] | None = None
-                 ) -> Iterator[tuple[int, dict[str, str]]]:
-    """Rows of the first sheet of an XLSX workbook; cells converted to text like a CSV export."""
-    import openpyxl
+def _csv_fault(error: str, start: int, reached: int) -> str:
+    """The csv module's complaint about the record starting on line ``start``, in words."""
+    tail = "; the rest of the file was not checked"
+    if "field larger than field limit" in error:
+        spread = f" (it runs on to line {reached})" if reached > start else ""
+        return (f"a value starting on this line is longer than {MAX_FIELD_CHARS:,} characters{spread}; "
+                "a quote (\") that is never closed turns everything after it into one value" + tail)
+    if "unexpected end of data" in error:
+        return "a quote (\") opened here is never closed: the file ends inside it" + tail
+    if "expected after" in error:
+        return ("text follows a closing quote (\"); a quote inside a value must be doubled (\"\")" + tail)
+    if "new-line character seen in unquoted field" in error:
+        return ("a line break inside a value that is not quoted (old Mac line endings?); "
+                "save the file as 'CSV UTF-8'" + tail)
+    return f"cannot be read as CSV ({error})" + tail
 
-    try:
-        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except Exception as exc:    # openpyxl raises many types for a broken or non-xlsx file
-        problems.add(1, f"cannot read the workbook: {exc}")
-        return
-    try:
-        rows = book.worksheets[0].iter_rows(values_only=True)
-        header = next(rows, None)
-        if header is None:
-            problems.add(1, "the first sheet is empty")
-            return
-        columns = [str(h or "").strip().lower() for h in header]
-        if not _header_ok(columns, problems):
-            return
-        for line, values in enumerate(rows, start=2):
-            if all(v is None or str(v).strip() == "" for v in values):
-                continue
-            record = {}
-            for col, value in zip(columns, values):
-                if col == "nik" and isinstance(value, (int, float)):
-                    problems.add(line, "NIK is stored as a number; spreadsheets keep only 15 digits "
-                                       "(the last becomes 0): format the NIK column as Text and type it again")
-                record[col] = _cell_text(value)
-            for col in columns[len(values):]:
-                record[col] = ""
-            yield line, record
-    finally:
-        book.close()
+
+def xlsx_records(path: Path, problems: Problems, on_bytes: Callable[[int], None] | None = None, *,
+                 formulas: bool = False) -> Iterator[tuple[int, dict[str, str]]]:
+    """Rows of the first sheet of an XLSX workbook; cells converted to text like a CSV export.
+    The workbook is checked for zip bombs and read in a memory-capped child process
+    (``ivr.store.xlsx``)."""
+    from ivr.store import xlsx
+
+    yield from xlsx.records(path, problems, on_bytes, formulas=formulas)
+
+
+def records(path: Path, problems: Problems, on_bytes: Callable[[int], None] | None = None, *,
+            formulas: bool = False) -> Iterator[tuple[int, dict[str, str]]]:
+    """Rows of a CSV or XLSX list, chosen by the file's suffix."""
+    if path.suffix.lower() in (".xlsx", ".xlsm"):
+        return xlsx_records(path, problems, on_bytes, formulas=formulas)
+    return csv_records(path, problems, on_bytes)
 
 
 def _cell_text(value: object) -> str:
@@ -227,6 +253,12 @@ def clean_row(line: int, rec: dict[str, str], seen: set[int], problems: Problems
     before = problems.count
     rec = {c: (rec.get(c) or "").strip() for c in _COLUMNS}
     get = rec.__getitem__
+    for col, value in rec.items():
+        bad = _CONTROL.search(value)
+        if bad:
+            problems.add(line, f"{col} contains a control character (0x{ord(bad.group()):02X}); "
+                               "save the list again as text (CSV UTF-8) or a workbook")
+            return None
     nik, why = check_nik(get("nik"))
     if why:
         problems.add(line, why)

@@ -120,7 +120,7 @@ class SqlStore(OperatorQueries):
         caller = (info.caller or "").strip()
         known = caller.lower() not in _UNKNOWN_CALLERS
         values = dict(
-            id=cid, uniqueid=info.uniqueid[:64], started=started, channel=info.channel[:120],
+            id=cid, uniqueid=info.uniqueid[:64], started=started, channel=protect.mask_channel(info.channel)[:120],
             caller_hash=self._p.phone_hash(caller) if known else None,
             caller_masked=protect.mask_phone(caller) if known else "",
             caller_enc=self._p.encrypt(caller) if known else None,

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
 from ivr.errors import CallerHungUp, ChannelError
+from ivr.store.files import private_dir, private_file
 from ivr.ports import CallInfo, KeysResult, PlayResult, RecordResult
 from ivr.telephony import agi
 
@@ -180,8 +181,9 @@ class AgiChannel:
                            stop_keys: str) -> tuple[RecordResult, bool]:
         """One RECORD FILE; the flag says it ended on silence with nothing heard."""
         local = self._spool_path(name)
-        # Asterisk does not create folders; the spool is shared, so make it here.
-        await asyncio.to_thread(local.parent.mkdir, parents=True, exist_ok=True)
+        # Asterisk does not create folders; the spool is shared, so make it here (owner-only:
+        # recordings hold callers' voices and spoken NIKs).
+        await asyncio.to_thread(private_dir, local.parent)
         command = agi.format_record_file(f"{self.config.asterisk_spool}/{name}", RECORD_FORMAT,
                                          stop_keys, max_ms, silence_s=silence_s)
         budget = self.config.slack_s + max(max_ms, 0) / 1000
@@ -193,6 +195,8 @@ class AgiChannel:
             # Asterisk keeps what it recorded before the hang-up: a report cut short is
             # still worth an operator's ear.
             exc.recording = local if await asyncio.to_thread(local.exists) else None
+            if exc.recording is not None:
+                await asyncio.to_thread(private_file, local)
             raise
         if reply.data == "writefile":
             raise ChannelError("Asterisk could not write the recording (check the spool volume)")
@@ -209,6 +213,8 @@ class AgiChannel:
             return RecordResult(path=None, key=None, duration_ms=0), False
         duration = max(reply.endpos or 0, 0) // SAMPLES_PER_MS
         path = local if await asyncio.to_thread(local.exists) else None
+        if path is not None:
+            await asyncio.to_thread(private_file, path)      # Asterisk writes it with its own umask
         quiet = (key is None and reply.data == "timeout" and silence_s > 0
                  and duration <= QUIET_RECORDING_MS)
         return RecordResult(path=path, key=key, duration_ms=duration), quiet
