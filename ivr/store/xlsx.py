@@ -82,7 +82,9 @@ def records(path: Path, problems, on_bytes: Callable[[int], None] | None = None,
     reported = 0
     rows_total = 0
     root = str(Path(__file__).resolve().parents[2])
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])),
+               # openpyxl imports numpy when present; one BLAS thread keeps its buffers small
+               OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
     argv = [sys.executable, "-m", "ivr.store.xlsx", str(path), f"--memory={WORKER_MEMORY_BYTES}"]
     proc = subprocess.Popen(argv + (["--formulas"] if formulas else []),
                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)

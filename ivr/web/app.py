@@ -57,7 +57,7 @@ async def lifespan(app: FastAPI):
         from ivr.store.sql import SqlStore
 
         web.store = await asyncio.to_thread(SqlStore.from_settings, web.settings)
-    web.uploads_dir.mkdir(parents=True, exist_ok=True)
+    await asyncio.to_thread(_prepare_uploads, web)
     try:
         password = await asyncio.to_thread(ensure_first_admin, web.store, web.settings)
     except StoreError as exc:
@@ -70,6 +70,22 @@ async def lifespan(app: FastAPI):
         print("Administrator pertama dibuat. Nama: admin  Kata sandi: " + password
               + "  (catat sekarang; tidak akan ditampilkan lagi)", flush=True)
     yield
+
+
+def _prepare_uploads(web: WebContext) -> None:
+    """The uploads folder owner-only and empty (a file there outlived a crashed check);
+    checked lists never applied within the hour forgotten."""
+    from ivr.store.files import private_dir
+    from ivr.web import uploads
+
+    private_dir(web.uploads_dir)
+    removed = uploads.clear_folder(web.uploads_dir)
+    if removed:
+        log.info("removed %d upload(s) left by an earlier run", removed)
+    try:
+        uploads.sweep(web.store)
+    except StoreError as exc:
+        log.error("cannot sweep old uploads: %s", exc)
 
 
 class BodyLimit:

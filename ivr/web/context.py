@@ -14,6 +14,7 @@ from fastapi.templating import Jinja2Templates
 
 from ivr.config import Settings
 from ivr.web.auth import LoginThrottle
+from ivr.web.jobs import ImportJobs
 from ivr.web.sessions import SessionCodec
 
 # render(catalog_path, audio_dir, prompt_ids) -> ivr.prompts.render.BuildReport (blocking)
@@ -46,6 +47,9 @@ class WebContext:
     renderer: Renderer = default_renderer
     previewer: Previewer = default_previewer
     max_upload_bytes: int = 20 * 1024 * 1024
+    inline_check_bytes: int = 1024 * 1024     # a list up to this size is checked while the request waits
+    inline_apply_rows: int = 20_000           # a checked list up to this many rows is applied likewise
+    jobs: ImportJobs = field(default_factory=lambda: ImportJobs(lambda: dt.datetime.now(dt.timezone.utc)))
     overview_ttl_s: float = 60.0         # the overview's figures are reused this long (0: never)
     clock: Callable[[], float] = time.monotonic
     first_admin_password: str | None = field(default=None, repr=False)

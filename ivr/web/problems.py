@@ -51,6 +51,40 @@ _RULES: tuple[tuple[re.Pattern[str], str], ...] = tuple((re.compile(p), t) for p
     (r"^phone must be 8 to 15 digits.*$", "nomor telepon harus 8 sampai 15 angka (boleh diawali +)"),
     (r"^(?P<c>\w+) is longer than (?P<n>\d+) characters$", "{c} lebih dari {n} karakter"),
     (r"^\.\.\. and (?P<n>\d+) more problem\(s\) not listed$", "... dan {n} masalah lain tidak ditampilkan"),
+    # a file that cannot be split into rows (the rest of it is not checked)
+    (r"^line is longer than (?P<n>[\d,]+) bytes; .*$",
+     "baris lebih dari {n} byte; sisa berkas tidak diperiksa (benarkah ini daftar penerima?)"),
+    (r"^a value starting on this line is longer than (?P<n>[\d,]+) characters(?: \(it runs on to line (?P<m>\d+)\))?; .*$",
+     "isian yang dimulai di baris ini lebih dari {n} karakter; tanda kutip (\") yang tidak ditutup membuat "
+     "semua teks sesudahnya menjadi satu isian. Sisa berkas tidak diperiksa"),
+    (r"^a quote \(\"\) opened here is never closed: .*$",
+     "tanda kutip (\") yang dibuka di baris ini tidak pernah ditutup sampai akhir berkas; sisa berkas tidak diperiksa"),
+    (r"^text follows a closing quote .*$",
+     "ada teks sesudah tanda kutip penutup (\"); tanda kutip di dalam isian harus ditulis dua kali (\"\"). "
+     "Sisa berkas tidak diperiksa"),
+    (r"^a line break inside a value that is not quoted .*$",
+     "ada pergantian baris di dalam isian tanpa tanda kutip (akhir baris gaya Mac lama?); simpan sebagai "
+     "'CSV UTF-8'. Sisa berkas tidak diperiksa"),
+    (r"^cannot be read as CSV \((?P<v>.*)\); .*$", "tidak bisa dibaca sebagai CSV ({v}); sisa berkas tidak diperiksa"),
+    (r"^(?P<c>\w+) contains a control character \((?P<b>0x[0-9A-F]{2})\); .*$",
+     "kolom {c} berisi karakter kendali ({b}); simpan ulang daftar sebagai teks (CSV UTF-8) atau buku kerja"),
+    # workbooks
+    (r"^not a valid \.xlsx workbook \((?P<v>.*)\)$", "bukan buku kerja .xlsx yang sah ({v})"),
+    (r"^the workbook has (?P<n>[\d,]+) parts .*$", "buku kerja berisi {n} bagian (yang asli hanya puluhan); ditolak"),
+    (r"^the workbook inflates to more than (?P<n>\d+) MB when opened .*$",
+     "buku kerja membengkak lebih dari {n} MB saat dibuka; ditolak sebagai bom zip. Simpan sebagai CSV UTF-8 "
+     "atau pecah daftarnya"),
+    (r"^'(?P<f>[^']*)' inflates (?P<n>[\d,]+) times .*$",
+     "bagian '{f}' membengkak {n} kali saat dibuka; tidak ada spreadsheet yang seperti itu. Ditolak sebagai bom zip"),
+    (r"^the workbook needs more than (?P<n>\d+) MB of memory to read; .*$",
+     "buku kerja butuh lebih dari {n} MB memori untuk dibaca; ditolak. Simpan sebagai CSV UTF-8"),
+    (r"^the workbook could not be read to the end .*$",
+     "buku kerja tidak bisa dibaca sampai selesai; simpan sebagai CSV UTF-8"),
+    (r"^the sheet declares (?P<n>[\d,]+) rows; at most (?P<m>[\d,]+) are read$",
+     "lembar kerja menyatakan {n} baris; paling banyak {m} yang dibaca"),
+    (r"^the header has (?P<n>\d+) columns; .*$", "judul berisi {n} kolom; daftar penerima paling banyak 64 kolom"),
+    (r"^the sheet has more than (?P<n>[\d,]+) rows; the rest was not read$",
+     "lembar kerja berisi lebih dari {n} baris; sisanya tidak dibaca"),
 ))
 
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+from typing import Literal
+
 from pydantic import BaseModel, Field
 
 
@@ -156,6 +158,26 @@ class UploadAppliedPublic(BaseModel):
     inserted: int
     updated: int
     problems: list[ProblemPublic]
+
+
+class ImportJobPublic(BaseModel):
+    """A check or apply of a recipient list running (or run) in the background."""
+
+    id: str
+    kind: Literal["check", "apply"]
+    state: Literal["running", "done", "failed"]
+    filename: str
+    size: int
+    by: str
+    started: dt.datetime
+    finished: dt.datetime | None
+    phase: str
+    percent: int
+    rows_read: int
+    bytes_read: int
+    error: str | None
+    preview: UploadPreviewPublic | None
+    applied: UploadAppliedPublic | None
 
 
 class PromptPublic(BaseModel):

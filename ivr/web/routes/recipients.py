@@ -6,17 +6,24 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, HTTPException, Request, UploadFile
+import contextlib
+
+from fastapi import APIRouter, File, Form, HTTPException, Request, Response, UploadFile
+from fastapi.responses import JSONResponse, RedirectResponse
 
 from ivr.dialogue.flow import answer_items
 from ivr.dialogue.vocab import Spoken
+from ivr.errors import StoreError
 from ivr.ports import RecipientInfo
 from ivr.store.views import RecipientView
 from ivr.web import uploads
 from ivr.web.context import WebContext
+from ivr.web.jobs import ImportJob, JobBusy
 from ivr.web.deps import ADMIN_ONLY, AdminUser, Store, Web
 from ivr.web.pages import page
-from ivr.web.schemas import HeardItemPublic, RecipientPublic, RecipientSearch, UploadAppliedPublic, UploadPreviewPublic
+from ivr.web.schemas import (
+    HeardItemPublic, ImportJobPublic, RecipientPublic, RecipientSearch, UploadAppliedPublic, UploadPreviewPublic,
+)
 from ivr.web.timeline import prompt_text
 
 pages = APIRouter(tags=["recipients"], dependencies=ADMIN_ONLY)
@@ -54,37 +61,107 @@ def search(web: WebContext, store, nik: str, by: str) -> RecipientPublic:
         collected_on=view.collected_on, heard=heard(web, view))
 
 
-def _preview(web: WebContext, store, file: UploadFile) -> uploads.Preview:
+BUSY = "Impor lain sedang berjalan ({}); tunggu sampai selesai lalu unggah lagi. Tidak ada yang diubah."
+
+
+def _check(web: WebContext, store, file: UploadFile, by: str) -> ImportJob | uploads.Preview:
+    """Save the upload and check it as an import job; a small file's job is waited for."""
+    filename = file.filename or ""
     try:
-        token, path, size = uploads.save(web.uploads_dir, file.filename or "", file.file, web.max_upload_bytes)
+        path, size = uploads.save(web.uploads_dir, filename, file.file, web.max_upload_bytes)
     except uploads.UploadTooLarge as exc:
-        return uploads.Preview(None, file.filename or "", 0, 0, 0, 0,
-                               ((0, f"{exc}; tidak ada yang diubah"),), 1)
-    return uploads.preview(store, token, path, file.filename or "", size)
+        return uploads.refused(filename, f"{exc}; tidak ada yang diubah")
+    handed_over = False
+    try:
+        with contextlib.suppress(StoreError):
+            uploads.sweep(store)
+        # JobBusy goes to the caller; the file is deleted on the way out
+        job = web.jobs.start("check", lambda watch: uploads.check(store, path, filename, size, by, watch),
+                             filename=uploads.clean_name(filename), size=size, by=by)
+        handed_over = True          # from here the job deletes the file when its check ends
+    finally:
+        if not handed_over:
+            path.unlink(missing_ok=True)
+    if size <= web.inline_check_bytes:
+        job.done.wait()
+    return job
+
+
+def _apply(web: WebContext, store, token: str, by: str) -> ImportJob | None:
+    """Apply a checked list as an import job (a small one waited for); None when the token
+    is unknown or expired; JobBusy when another job runs."""
+    waiting = uploads.pending(store, token)
+    if waiting is None:
+        return None
+    job = web.jobs.start("apply", lambda watch: uploads.apply(store, token, by, watch),
+                         filename=waiting["source"], size=waiting["size"], by=by)
+    if waiting["rows"] <= web.inline_apply_rows:
+        job.done.wait()
+    return job
+
+
+def _context(store, job: ImportJob | None = None, **extra) -> dict:
+    """The page's context; a finished job shows its result, a running one its progress."""
+    context = {"count": store.recipient_count(), "job": None, "preview": None, "applied": None,
+               "found": None, "error": None}
+    if job is not None:
+        context["job"] = job
+        if job.state == "done":
+            context["preview" if job.kind == "check" else "applied"] = job.result
+        elif job.state == "failed":
+            context["error"] = job.error
+    context.update(extra)
+    return context
+
+
+def _status(job: ImportJob) -> int:
+    if job.state == "running":
+        return 202
+    if job.state == "failed":
+        return 503
+    return 200 if job.result.ok else 422
 
 
 @pages.get("/recipients")
-def recipients_page(request: Request, store: Store, user: AdminUser):
-    return page(request, "recipients.html", {"count": store.recipient_count(), "preview": None,
-                                             "applied": None, "found": None, "error": None})
+def recipients_page(request: Request, web: Web, store: Store, user: AdminUser, job: str | None = None):
+    shown = web.jobs.get(job) if job else web.jobs.latest()
+    return page(request, "recipients.html", _context(store, shown))
 
 
 @pages.post("/recipients/upload")
 def upload_page(request: Request, web: Web, store: Store, user: AdminUser, file: Annotated[UploadFile, File()]):
-    preview = _preview(web, store, file)
-    return page(request, "recipients.html", {"count": store.recipient_count(), "preview": preview,
-                                             "applied": None, "found": None, "error": None},
-                status_code=200 if preview.ok else 422)
+    try:
+        outcome = _check(web, store, file, user.name)
+    except JobBusy as exc:
+        return page(request, "recipients.html", _context(store, error=BUSY.format(exc)), status_code=409)
+    if isinstance(outcome, uploads.Preview):
+        return page(request, "recipients.html", _context(store, preview=outcome), status_code=422)
+    if outcome.state == "running":
+        return RedirectResponse(f"/recipients?job={outcome.id}", status_code=303)
+    return page(request, "recipients.html", _context(store, outcome), status_code=_status(outcome))
 
 
 @pages.post("/recipients/apply")
 def apply_page(request: Request, web: Web, store: Store, user: AdminUser,
                token: Annotated[str, Form(max_length=80)]):
-    applied = uploads.apply(store, web.uploads_dir, token, user.name)
-    error = None if applied else "Unggahan tidak ditemukan atau sudah kedaluwarsa (1 jam). Unggah ulang berkasnya."
-    return page(request, "recipients.html", {"count": store.recipient_count(), "preview": None,
-                                             "applied": applied, "found": None, "error": error},
-                status_code=200 if applied and applied.ok else (404 if applied is None else 422))
+    try:
+        outcome = _apply(web, store, token, user.name)
+    except JobBusy as exc:
+        return page(request, "recipients.html", _context(store, error=BUSY.format(exc)), status_code=409)
+    if outcome is None:
+        return page(request, "recipients.html", _context(store, error=EXPIRED), status_code=404)
+    if outcome.state == "running":
+        return RedirectResponse(f"/recipients?job={outcome.id}", status_code=303)
+    return page(request, "recipients.html", _context(store, outcome), status_code=_status(outcome))
+
+
+@pages.post("/recipients/discard")
+def discard_page(request: Request, store: Store, user: AdminUser, token: Annotated[str, Form(max_length=80)]):
+    uploads.discard(store, token)
+    return RedirectResponse("/recipients", status_code=303)
+
+
+EXPIRED = "Unggahan tidak ditemukan atau sudah kedaluwarsa (1 jam). Unggah ulang berkasnya."
 
 
 @pages.post("/recipients/search")
@@ -93,25 +170,72 @@ def search_page(request: Request, web: Web, store: Store, user: AdminUser,
     # a POST, so the NIK never sits in a URL, a browser history or an access log
     nik = nik.strip().replace(" ", "")
     if not (len(nik) == 16 and nik.isdigit()):
-        return page(request, "recipients.html", {"count": store.recipient_count(), "preview": None,
-                                                 "applied": None, "found": None,
-                                                 "error": "NIK harus 16 angka."}, status_code=422)
-    return page(request, "recipients.html", {"count": store.recipient_count(), "preview": None, "applied": None,
-                                             "found": search(web, store, nik, user.name), "error": None})
+        return page(request, "recipients.html", _context(store, error="NIK harus 16 angka."), status_code=422)
+    return page(request, "recipients.html", _context(store, found=search(web, store, nik, user.name)))
 
 
-@api.post("/uploads", response_model=UploadPreviewPublic)
-def upload(web: Web, store: Store, user: AdminUser, file: Annotated[UploadFile, File()]) -> UploadPreviewPublic:
-    """Check a list without applying it.  When ``ok``, apply it with its ``token``."""
-    return UploadPreviewPublic(**_preview(web, store, file).as_dict())
+def _job_public(job: ImportJob) -> ImportJobPublic:
+    return ImportJobPublic(**job.as_dict())
 
 
-@api.post("/uploads/{token}/apply", response_model=UploadAppliedPublic)
-def apply(web: Web, store: Store, user: AdminUser, token: str) -> UploadAppliedPublic:
-    applied = uploads.apply(store, web.uploads_dir, token, user.name)
-    if applied is None:
+@api.post("/uploads", response_model=UploadPreviewPublic,
+          responses={202: {"model": ImportJobPublic, "description": "a large list: checked in the background"}})
+def upload(web: Web, store: Store, user: AdminUser, file: Annotated[UploadFile, File()]):
+    """Check a list without applying it.  A small list's report comes back at once (when
+    ``ok``, apply it with its ``token``); a large one answers 202 with the import job to
+    follow at ``/api/recipients/jobs/{id}``."""
+    try:
+        outcome = _check(web, store, file, user.name)
+    except JobBusy as exc:
+        raise HTTPException(409, BUSY.format(exc)) from None
+    if isinstance(outcome, uploads.Preview):
+        return UploadPreviewPublic(**outcome.as_dict())
+    if outcome.state == "running":
+        return JSONResponse(_job_public(outcome).model_dump(mode="json"), status_code=202)
+    if outcome.state == "failed":
+        raise HTTPException(503, outcome.error)
+    return UploadPreviewPublic(**outcome.result.as_dict())
+
+
+@api.post("/uploads/{token}/apply", response_model=UploadAppliedPublic,
+          responses={202: {"model": ImportJobPublic, "description": "a large list: applied in the background"}})
+def apply(web: Web, store: Store, user: AdminUser, token: str):
+    try:
+        outcome = _apply(web, store, token, user.name)
+    except JobBusy as exc:
+        raise HTTPException(409, BUSY.format(exc)) from None
+    if outcome is None:
         raise HTTPException(404, "unggahan tidak ditemukan atau kedaluwarsa")
-    return UploadAppliedPublic(**applied.as_dict())
+    if outcome.state == "running":
+        return JSONResponse(_job_public(outcome).model_dump(mode="json"), status_code=202)
+    if outcome.state == "failed":
+        raise HTTPException(503, outcome.error)
+    return UploadAppliedPublic(**outcome.result.as_dict())
+
+
+@api.delete("/uploads/{token}", status_code=204)
+def discard(store: Store, user: AdminUser, token: str) -> Response:
+    """Forget a checked list that will not be applied."""
+    if not uploads.discard(store, token):
+        raise HTTPException(404, "unggahan tidak ditemukan atau kedaluwarsa")
+    return Response(status_code=204)
+
+
+@api.get("/jobs/latest", response_model=ImportJobPublic)
+def latest_job(web: Web, user: AdminUser) -> ImportJobPublic:
+    job = web.jobs.latest()
+    if job is None:
+        raise HTTPException(404, "belum ada impor")
+    return _job_public(job)
+
+
+@api.get("/jobs/{job_id}", response_model=ImportJobPublic)
+def job_status(web: Web, user: AdminUser, job_id: str) -> ImportJobPublic:
+    """An import job's progress and, once finished, its result."""
+    job = web.jobs.get(job_id)
+    if job is None:
+        raise HTTPException(404, "impor tidak ditemukan")
+    return _job_public(job)
 
 
 @api.post("/search", response_model=RecipientPublic)
