@@ -68,11 +68,16 @@ def register(subparsers) -> None:
     p.set_defaults(func=_cmd_db_init)
 
 
+_opened: list = []
+
+
 def _store():
     from ivr.config import get_settings
     from ivr.store.sql import SqlStore
 
-    return SqlStore.from_settings(get_settings())
+    store = SqlStore.from_settings(get_settings())
+    _opened.append(store)
+    return store
 
 
 def _errors(fn):
@@ -82,6 +87,9 @@ def _errors(fn):
         except (StoreError, ConfigError) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
+        finally:
+            while _opened:          # close the database connections the command opened
+                _opened.pop().engine.dispose()
     run.__name__ = fn.__name__
     return run
 

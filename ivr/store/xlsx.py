@@ -85,7 +85,8 @@ def records(path: Path, problems, on_bytes: Callable[[int], None] | None = None,
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])),
                # openpyxl imports numpy when present; one BLAS thread keeps its buffers small
                OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
-    argv = [sys.executable, "-m", "ivr.store.xlsx", str(path), f"--memory={WORKER_MEMORY_BYTES}"]
+    limits = {"memory": WORKER_MEMORY_BYTES, "rows": MAX_ROWS, "cells": MAX_CELLS, "columns": MAX_COLUMNS}
+    argv = [sys.executable, "-m", "ivr.store.xlsx", str(path), "--limits=" + json.dumps(limits)]
     proc = subprocess.Popen(argv + (["--formulas"] if formulas else []),
                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
     finished = False
@@ -218,11 +219,16 @@ def _sheet(sheet, problems, emit, cell_text, header_ok) -> None:
 
 
 def main(argv: list[str]) -> int:
-    memory = WORKER_MEMORY_BYTES
+    global MAX_ROWS, MAX_CELLS, MAX_COLUMNS
+    limits = {}
     for arg in argv[1:]:
-        if arg.startswith("--memory="):
-            memory = int(arg.split("=", 1)[1])
-    _limit_resources(memory)
+        if arg.startswith("--limits="):
+            limits = json.loads(arg.split("=", 1)[1])
+    # the parent's limits (tests lower them); the defaults otherwise
+    MAX_ROWS = int(limits.get("rows", MAX_ROWS))
+    MAX_CELLS = int(limits.get("cells", MAX_CELLS))
+    MAX_COLUMNS = int(limits.get("columns", MAX_COLUMNS))
+    _limit_resources(int(limits.get("memory", WORKER_MEMORY_BYTES)))
     return _child(argv[0], "--formulas" in argv[1:])
 
 
