@@ -4,10 +4,8 @@ exception, and nothing is stored; XLSX zip bombs are refused before anything inf
 
 from __future__ import annotations
 
-import io
 import zipfile
 
-import openpyxl
 import pytest
 
 from ivr.errors import ImportRejected
@@ -15,7 +13,8 @@ from ivr.store import xlsx
 from ivr.store.recipients import import_csv, validate_csv
 from ivr.store.rows import MAX_LINE_BYTES, Problems
 
-HEADER = "nik,name,status,collection_date,collection_time,place,address,phone\n"
+from tests.hostile_files import HEADER, book_bytes as _book, inflating_xlsx
+
 ROWS = "".join(f"31710123049{i:05d},Ani {i},in_review,,,,,\n" for i in range(1, 300))   # lines 2..300, ~10 KB
 
 # name -> (text, line the problem is reported on, words in the problem)
@@ -77,39 +76,6 @@ def test_the_reader_stays_within_its_limits(tmp_path):
 
 
 # --- workbooks --------------------------------------------------------------------------------
-
-def _book(rows) -> bytes:
-    book = openpyxl.Workbook()
-    for row in rows:
-        book.active.append(row)
-    buf = io.BytesIO()
-    book.save(buf)
-    return buf.getvalue()
-
-
-def inflating_xlsx(path, mib: int, *, noise: bool = False):
-    """A valid workbook whose sheet carries ``mib`` MiB of filler after its rows: plain
-    whitespace (a ~1000:1 zip bomb) or, with ``noise``, text that deflates only ~150:1."""
-    import random
-
-    source = zipfile.ZipFile(io.BytesIO(_book([HEADER.strip().split(","),
-                                               ["3171012304900021", "Ani", "in_review"]])))
-    rng = random.Random(3)
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=1 if noise else 9) as out:
-        for info in source.infolist():
-            data = source.read(info.filename)
-            if info.filename != "xl/worksheets/sheet1.xml":
-                out.writestr(info, data)
-                continue
-            head, tail = data.split(b"</sheetData>")
-            with out.open(info.filename, "w", force_zip64=True) as w:
-                w.write(head)
-                for _ in range(mib):
-                    block = rng.randbytes(3000).hex().encode() if noise else b""
-                    w.write(block + b" " * ((1 << 20) - len(block)))
-                w.write(b"</sheetData>" + tail)
-    return path
-
 
 def test_a_zip_bomb_is_refused_from_its_directory(store, tmp_path):
     path = inflating_xlsx(tmp_path / "bomb.xlsx", 64)
