@@ -87,6 +87,7 @@ class Settings(BaseSettings):
     complaint_max_s: int = Field(90, ge=10, le=600)
     keys_timeout_ms: int = Field(6000, ge=1000, le=60000)
     keep_training_audio: StrictBool = True      # keep confirmed NIK utterances as training data
+    max_upload_mb: int = Field(20, ge=1, le=2048)   # largest recipient list the web page takes
     log_level: str = "INFO"
     ami_host: str = "127.0.0.1"
     ami_port: int = Field(5038, ge=1, le=65535)

@@ -158,7 +158,7 @@ def _too_large(limit: int) -> str:
 
 def create_app(settings: Settings, store=None, *, clock: Callable[[], float] = time.monotonic,
                now: Callable[[], dt.datetime] | None = None, renderer: Renderer | None = None,
-               previewer: Previewer | None = None, max_upload_bytes: int = 20 * 1024 * 1024,
+               previewer: Previewer | None = None, max_upload_bytes: int | None = None,
                throttle: ThrottlePolicy | None = None) -> FastAPI:
     """Build the app.  ``clock`` (monotonic seconds) drives login throttling and the overview's
     cache, ``now`` is the wall clock (the overview's "today"); ``renderer``/``previewer``
@@ -179,7 +179,8 @@ def create_app(settings: Settings, store=None, *, clock: Callable[[], float] = t
         settings=settings, store=store, codec=SessionCodec(settings.secret()),
         throttle=LoginThrottle(throttle, clock), templates=make_templates(tz), tz=tz, clock=clock,
         now=now or (lambda: dt.datetime.now(tz)), renderer=renderer or default_renderer,
-        previewer=previewer or default_previewer, max_upload_bytes=max_upload_bytes)
+        previewer=previewer or default_previewer,
+        max_upload_bytes=max_upload_bytes or settings.max_upload_mb * 1024 * 1024)
     # the schema is served behind sign-in (/api/openapi.json); no docs UI (it would load from a CDN)
     app = FastAPI(title="Hotline BST", version="1", lifespan=lifespan, openapi_url=None, docs_url=None,
                   redoc_url=None)
