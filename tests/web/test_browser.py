@@ -159,3 +159,28 @@ def test_upload_a_recipient_list(page, server, env, tmp_path):
     shot(page, "12-audit")
     page.goto(server + "/users")
     shot(page, "13-users")
+
+
+def test_a_large_list_shows_its_progress_then_its_result(page, server, env, tmp_path, monkeypatch):
+    from ivr.web import uploads
+
+    from .test_upload_jobs import Gate
+
+    env.app.state.web.inline_check_bytes = 0          # the job path, with a small file
+    gate = Gate(uploads.stage_upload)
+    monkeypatch.setattr(uploads, "stage_upload", gate)
+    good = tmp_path / "daftar.csv"
+    good.write_text(GOOD_CSV)
+    before = env.store.recipient_count()
+    sign_in(page, server, "admin", ADMIN_PW, "/recipients")
+    page.set_input_files("#file", str(good))
+    page.click("text=Periksa berkas")
+    page.wait_for_selector("#job progress")           # the request came back while the check runs
+    assert "/recipients?job=" in page.url and gate.entered.wait(10)
+    shot(page, "08b-recipients-job-running")
+    gate.open.set()
+    page.wait_for_selector("#apply")                  # the page follows the job to its result by itself
+    assert "Semua 2 baris sah" in page.content() and env.store.recipient_count() == before
+    page.click("#apply")
+    page.wait_for_selector("text=Daftar diterapkan")
+    assert env.store.recipient_count() == before + 2
