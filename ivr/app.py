@@ -69,14 +69,15 @@ def check_paths(settings: Settings) -> None:
 def secure_data_dir(settings: Settings) -> int:
     """Create the data folder and the spool owner-only (0700) and bring what is already
     in them (database, recordings, training audio, journal, uploads, secret key) to
-    0600/0700; returns how many modes changed."""
+    0600/0700 -- a spool shared with Asterisk through a group keeps the group and loses
+    only others' access; returns how many modes changed."""
     from ivr.store.files import private_dir, tighten
 
     private_dir(settings.data_dir)
-    private_dir(settings.spool)
-    changed = tighten(settings.data_dir)
-    if not settings.spool.is_relative_to(settings.data_dir.resolve()):
-        changed += tighten(settings.spool)
+    if not settings.spool.exists():
+        private_dir(settings.spool)
+    # the spool by its own rule: a deployment may share it with Asterisk through a group
+    changed = tighten(settings.data_dir, skip=settings.spool) + tighten(settings.spool)
     if changed:
         log.info("restricted the permissions of %d file(s) and folder(s) holding personal data", changed)
     return changed

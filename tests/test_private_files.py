@@ -12,7 +12,7 @@ from pathlib import Path
 from ivr.app import check_paths, secure_data_dir
 from ivr.config import Settings
 from ivr.store.db import make_engine
-from ivr.store.files import create_private, private_dir, tighten
+from ivr.store.files import create_private, private_dir, spool_file, spool_folder, tighten
 from ivr.telephony.fake_asterisk import Keys, Say, Silence
 from tests.conftest import make_settings, run_line, voice_wav
 from tests.fakes import ScriptedRecognizer
@@ -157,3 +157,35 @@ def test_keypad_call_on_a_fresh_data_folder(tmp_path):
     finally:
         os.umask(old)
     assert_private(settings.data_dir)
+
+
+def test_a_spool_shared_with_asterisk_keeps_its_group_and_loses_others(tmp_path):
+    """The compose file runs Asterisk and the service as two users sharing the spool
+    through a group (2770): start-up must not lock Asterisk out, only everyone else."""
+    settings = make_settings(tmp_path, spool_dir=tmp_path / "spool")
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    os.chmod(spool, 0o2770)
+    (spool / "old").mkdir()
+    os.chmod(spool / "old", 0o755)
+    for name in ("a.wav", "old/b.wav"):
+        (spool / name).write_bytes(b"x")
+        os.chmod(spool / name, 0o644)
+    secure_data_dir(settings)
+    assert mode(spool) == 0o2770                                       # Asterisk can still write
+    assert mode(spool / "a.wav") == 0o640 and mode(spool / "old/b.wav") == 0o640
+    assert mode(spool / "old") == 0o750
+    assert_private(settings.data_dir)                                  # the data folder stays owner-only
+    # what the channel does for a recording: a new folder shared the same way, the file narrowed
+    folder = spool_folder(spool / "2026" / "11")
+    assert mode(spool / "2026") == 0o2770 and mode(folder) == 0o2770
+    (folder / "c.wav").write_bytes(b"x")
+    os.chmod(folder / "c.wav", 0o664)
+    spool_file(folder / "c.wav")
+    assert mode(folder / "c.wav") == 0o660
+    # in an owner-only spool both are owner-only
+    private = private_dir(tmp_path / "own")
+    assert mode(spool_folder(private / "x")) == 0o700
+    (private / "x" / "d.wav").write_bytes(b"x")
+    spool_file(private / "x" / "d.wav")
+    assert mode(private / "x" / "d.wav") == 0o600

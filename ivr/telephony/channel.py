@@ -33,8 +33,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
 from ivr.errors import CallerHungUp, ChannelError
-from ivr.store.files import private_dir, private_file
 from ivr.ports import CallInfo, KeysResult, PlayResult, RecordResult
+from ivr.store.files import spool_file, spool_folder
 from ivr.telephony import agi
 
 if TYPE_CHECKING:
@@ -181,9 +181,9 @@ class AgiChannel:
                            stop_keys: str) -> tuple[RecordResult, bool]:
         """One RECORD FILE; the flag says it ended on silence with nothing heard."""
         local = self._spool_path(name)
-        # Asterisk does not create folders; the spool is shared, so make it here (owner-only:
-        # recordings hold callers' voices and spoken NIKs).
-        await asyncio.to_thread(private_dir, local.parent)
+        # Asterisk does not create folders; the spool is shared, so make it here (no access
+        # for anyone but the service and Asterisk: recordings hold voices and spoken NIKs).
+        await asyncio.to_thread(spool_folder, local.parent)
         command = agi.format_record_file(f"{self.config.asterisk_spool}/{name}", RECORD_FORMAT,
                                          stop_keys, max_ms, silence_s=silence_s)
         budget = self.config.slack_s + max(max_ms, 0) / 1000
@@ -196,7 +196,7 @@ class AgiChannel:
             # still worth an operator's ear.
             exc.recording = local if await asyncio.to_thread(local.exists) else None
             if exc.recording is not None:
-                await asyncio.to_thread(private_file, local)
+                await asyncio.to_thread(spool_file, local)
             raise
         if reply.data == "writefile":
             raise ChannelError("Asterisk could not write the recording (check the spool volume)")
@@ -214,7 +214,7 @@ class AgiChannel:
         duration = max(reply.endpos or 0, 0) // SAMPLES_PER_MS
         path = local if await asyncio.to_thread(local.exists) else None
         if path is not None:
-            await asyncio.to_thread(private_file, path)      # Asterisk writes it with its own umask
+            await asyncio.to_thread(spool_file, path)      # Asterisk writes it with its own umask
         quiet = (key is None and reply.data == "timeout" and silence_s > 0
                  and duration <= QUIET_RECORDING_MS)
         return RecordResult(path=path, key=key, duration_ms=duration), quiet
