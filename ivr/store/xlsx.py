@@ -39,7 +39,7 @@ MAX_CELLS = 40_000_000
 MAX_CELL_CHARS = 32_767                  # Excel's own limit for one cell
 WORKER_MEMORY_BYTES = 1 << 30
 WORKER_CPU_S = 1800
-MAX_MESSAGE_BYTES = 4 << 20              # one JSON line from the child (64 cells of 32 K)
+MAX_MESSAGE_BYTES = 16 << 20             # one JSON line: 64 cells of 32,767 characters, escaped
 
 _DIGITS = re.compile(r"\d{6,}")
 
