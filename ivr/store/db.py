@@ -70,16 +70,7 @@ def make_engine(url: str, *, check: bool = True, lock_timeout_s: float | None = 
     """
     parsed = normalize_url(url)
     backend = parsed.get_backend_name()
-    if backend == "sqlite":
-        if parsed.database and parsed.database != ":memory:" and not parsed.database.startswith("file:"):
-            try:
-                # the file holds personal data: 0600 from its first byte, and its -wal/-shm too
-                prepare_sqlite(Path(parsed.database).expanduser().resolve())
-            except OSError as exc:
-                if check:
-                    raise StoreError(f"cannot open database {safe_url(parsed)}: {exc.strerror}") from None
-                # unchecked: the first use reports it, as for any database that cannot be opened
-    else:
+    if backend != "sqlite":
         connect_args = kwargs.pop("connect_args", {})
         connect_args.setdefault("connect_timeout", 5)
         if lock_timeout_s is not None:
@@ -95,6 +86,16 @@ def make_engine(url: str, *, check: bool = True, lock_timeout_s: float | None = 
         engine = create_engine(parsed, **kwargs)
     except (NoSuchModuleError, ArgumentError, ImportError) as exc:
         raise ConfigError(f"cannot use database {safe_url(parsed)}: {exc}") from None
+    if backend == "sqlite" and parsed.database and parsed.database != ":memory:" \
+            and not parsed.database.startswith("file:"):
+        try:
+            # the file holds personal data: 0600 from its first byte, and its -wal/-shm too
+            prepare_sqlite(Path(parsed.database).expanduser().resolve())
+        except OSError as exc:
+            if check:
+                engine.dispose()
+                raise StoreError(f"cannot open database {safe_url(parsed)}: {exc.strerror}") from None
+            # unchecked: the first use reports it, as for any database that cannot be opened
     if backend == "sqlite":
         busy = SQLITE_BUSY_MS if lock_timeout_s is None else int(lock_timeout_s * 1000)
         event.listen(engine, "connect", functools.partial(_sqlite_pragmas, busy_ms=busy))
