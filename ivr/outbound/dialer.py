@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class DialerConfig:
-    channel: str = "PJSIP/{number}@trunk"   # the Originate Channel; {number} is the resident's number
+    channel: str = "PJSIP/{number}@trunk-endpoint"   # the Originate Channel; {number} is the resident's number
     context: str = "hotline-outbound"       # dialplan context an answered call enters (exten = kind)
     caller_id: str = ""
     ring_timeout_ms: int = 30_000

@@ -176,7 +176,8 @@ class OutboundQueries:
                 number, why = dialable(phone)
                 row = dict(campaign_id=cid, kind="reminder", recipient_id=r.id, nik_masked=r.nik_masked,
                            phone_masked=protect.mask_phone(phone) if phone else "", state="pending",
-                           max_attempts=spec.max_attempts, retry_minutes=spec.retry_minutes, updated=t)
+                           max_attempts=spec.max_attempts, retry_minutes=spec.retry_minutes, updated=t,
+                           phone_hash=None, phone_enc=None, result="", reason="")   # same keys in every row
                 key = self._p.phone_hash(number) if number else None
                 if not number:
                     counts["no_number" if not phone else "invalid"] += 1

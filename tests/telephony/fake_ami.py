@@ -134,7 +134,7 @@ class FakeAmi:
                       ("CallerIDNum", cid), ("CallerIDName", "<unknown>"))
             return
         n = next(self._chan_ids)
-        name, uniqueid = f"PJSIP/trunk-{n:08x}", f"1700000000.{n}"
+        name, uniqueid = f"PJSIP/trunk-endpoint-{n:08x}", f"1700000000.{n}"
         self.live_calls += 1
         self.max_live_calls = max(self.max_live_calls, self.live_calls)
         try:
