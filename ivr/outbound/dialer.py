@@ -41,8 +41,10 @@ class DialerConfig:
     ring_timeout_ms: int = 30_000
     max_lines: int = 30                     # calls this instance has up at once, all campaigns together
     tick_s: float = 5.0
-    lease_s: float = 900.0                  # a claim not settled by then is handed back (instance died)
-    max_call_s: float = 1800.0              # an answered call's line is freed after this without a Hangup
+    lease_s: float = 7200.0                 # a claim not settled by then is handed back (instance died)
+    max_call_s: float = 1800.0              # an answered call's line is freed after this, whatever happens
+    lost_hold_s: float = 600.0              # an Originate of unknown fate keeps its line and person this long
+    result_grace_s: float = 10.0            # after the Hangup, time for the call's route to report its result
     timezone: str = "Asia/Jakarta"
     callbacks: bool = True
     office: Window = field(default_factory=lambda: Window(dt.time(8, 0), dt.time(16, 0),
@@ -76,7 +78,6 @@ class Dialer:
         self.tz = ZoneInfo(self.cfg.timezone)
         self.stats = DialerStats()
         self._lines: dict[int | None, int] = collections.Counter()     # campaign -> calls up
-        self._started: dict[int | None, collections.deque] = collections.defaultdict(collections.deque)
         self._tasks: set[asyncio.Task] = set()
         self._freed = asyncio.Event()
         self._last_enqueue: dt.datetime | None = None
@@ -130,22 +131,20 @@ class Dialer:
                                retry_minutes=self.cfg.callback_retry_minutes)
             why = refusal(local, self.cfg.office, blocked)
             if not why:
-                placed += await self._fill(None, self.cfg.max_lines, 60 * self.cfg.max_lines, now)
+                placed += await self._fill(None, None, None, now)
         self.stats.refused = "; ".join(sorted(set(refused)))
         return placed
 
-    async def _fill(self, campaign_id: int | None, max_concurrent: int, per_minute: int, now: dt.datetime) -> int:
-        started = self._started[campaign_id]
-        while started and (now - started[0]).total_seconds() >= 60:
-            started.popleft()
-        free = min(max_concurrent - self._lines[campaign_id], self.cfg.max_lines - self.lines,
-                   per_minute - len(started))
+    async def _fill(self, campaign_id: int | None, max_concurrent: int | None, per_minute: int | None,
+                    now: dt.datetime) -> int:
+        """Claim what this instance's free lines allow; the campaign's own limits (calls
+        at once, calls a minute) are counted over all instances, in the claim."""
+        free = self.cfg.max_lines - self.lines
         if free <= 0:
             return 0
         claims = await self._db(self.store.claim, self.instance, now, campaign_id=campaign_id, limit=free,
-                                lease_s=self.cfg.lease_s)
+                                lease_s=self.cfg.lease_s, max_concurrent=max_concurrent, per_minute=per_minute)
         for claim in claims:
-            started.append(now)
             self._lines[campaign_id] += 1
             task = asyncio.create_task(self._place(claim), name=f"outbound-{claim.attempt_id}")
             self._tasks.add(task)
@@ -187,12 +186,40 @@ class Dialer:
         except (AmiConnectionLost, AmiError):
             outcome = "lost"                    # sent, fate unknown: never re-sent, retried later
         log.info("outbound attempt %d (%s, try %d): %s", claim.attempt_id, claim.kind, claim.number, outcome)
+        hold = self.cfg.lost_hold_s if outcome == "lost" else None
         await self._settle(self.store.finish_attempt, claim.attempt_id, outcome, at=self.clock(),
-                           reason_code=reason)
-        if outcome == "answered":
-            await self._within(self.ami.wait_hangup(uniqueid), self.cfg.max_call_s)
+                           reason_code=reason, hold_s=hold)
+        if outcome == "lost":
+            # The call may be ringing or up: keep the line until its result arrives or
+            # the hold runs out (expire_claims then schedules the retry).
+            await self._until_over(claim.attempt_id, "", limit_s=self.cfg.lost_hold_s + 120.0)
+        elif outcome == "answered":
+            await self._until_over(claim.attempt_id, uniqueid)
+            if not await self._ended(claim.attempt_id):
+                await self.sleep(self.cfg.result_grace_s)
             await self._settle(self.store.close_attempt, claim.attempt_id, at=self.clock())
         return outcome
+
+    async def _ended(self, attempt_id: int) -> bool:
+        try:
+            return await self._db(self.store.attempt_ended, attempt_id)
+        except StoreError:
+            return False
+
+    async def _until_over(self, attempt_id: int, uniqueid: str, limit_s: float | None = None) -> None:
+        """Hold the line until the answered channel's Hangup event.  That event may be
+        lost (it fires while the AMI connection is down), so once a minute the attempt
+        is also looked up: a call whose dialogue reported its result is over."""
+        waited = 0.0
+        limit = self.cfg.max_call_s if limit_s is None else limit_s
+        while waited < limit:
+            if uniqueid and await self._within(self.ami.wait_hangup(uniqueid), 60.0) is not None:
+                return
+            if not uniqueid:
+                await self.sleep(60.0)
+            waited += 60.0
+            if await self._ended(attempt_id):
+                return
 
     async def _within(self, coro, seconds: float):
         """``await coro``, or None after ``seconds`` on the dialer's clock (which a

@@ -331,20 +331,38 @@ class OutboundQueries:
     # --- claiming and recording attempts ---------------------------------------------
     @guarded
     def claim(self, instance: str, at: dt.datetime, *, campaign_id: int | None, limit: int,
-              lease_s: float = 600.0) -> list[Claim]:
+              lease_s: float = 600.0, max_concurrent: int | None = None,
+              per_minute: int | None = None) -> list[Claim]:
         """Claim up to ``limit`` due targets of one campaign (None: callbacks) for this
-        instance.  Opted-out numbers are skipped here too: an opt-out may arrive after
-        the campaign was made."""
+        instance.  ``max_concurrent`` and ``per_minute`` are the campaign's limits over
+        all instances: calls in progress and attempts started in the last minute are
+        counted here, in the claiming transaction.  Opted-out numbers are skipped here
+        too: an opt-out may arrive after the campaign was made."""
         if limit <= 0:
             return []
         scope = (OutboundCall.campaign_id == campaign_id if campaign_id is not None
                  else and_(OutboundCall.campaign_id.is_(None), OutboundCall.kind == "callback"))
         out: list[Claim] = []
         with self._tx() as conn:
+            if campaign_id is not None and conn.dialect.name == "postgresql":
+                # one claimer per campaign at a time, so the limits below hold across instances
+                conn.execute(select(Campaign.id).where(Campaign.id == campaign_id).with_for_update())
             conn.execute(update(OutboundCall).where(
                 scope, OutboundCall.state.in_(OPEN_STATES),
                 OutboundCall.phone_hash.in_(select(OptOut.phone_hash))).values(
                 state="skipped", result="opted_out", reason="nomor ini minta tidak ditelepon lagi", updated=at))
+            if max_concurrent is not None:
+                busy = conn.execute(select(func.count()).select_from(OutboundCall)
+                                    .where(scope, OutboundCall.state == "dialing")).scalar_one()
+                limit = min(limit, max_concurrent - busy)
+            if per_minute is not None:
+                recent = conn.execute(select(func.count()).select_from(OutboundAttempt)
+                                      .join(OutboundCall, OutboundCall.id == OutboundAttempt.target_id)
+                                      .where(scope, OutboundAttempt.started > at - dt.timedelta(minutes=1))
+                                      ).scalar_one()
+                limit = min(limit, per_minute - recent)
+            if limit <= 0:
+                return []
             q = (select(OutboundCall.id, OutboundCall.state, OutboundCall.attempts, OutboundCall.kind,
                         OutboundCall.phone_enc)
                  .where(scope, OutboundCall.state.in_(OPEN_STATES),
@@ -367,21 +385,32 @@ class OutboundQueries:
 
     @guarded
     def finish_attempt(self, attempt_id: int, outcome: str, *, at: dt.datetime, reason_code: str = "",
-                       detail: str = "") -> str:
+                       detail: str = "", hold_s: float | None = None) -> str:
         """Record how one dialling ended (answered, busy, no_answer, congestion, failed,
         lost).  Anything but answered schedules a retry while attempts are left.
-        Returns the target's new state."""
+        ``hold_s`` with ``lost``: the call may be up after all, so the person stays
+        claimed (and counted against the campaign's lines) that long before a retry is
+        scheduled -- unless the call reports its result first.  Returns the target's state."""
         with self._tx() as conn:
             a = conn.execute(select(OutboundAttempt).where(OutboundAttempt.id == attempt_id)).first()
             if a is None:
                 raise StoreError(f"no outbound attempt {attempt_id}")
             values = dict(outcome=outcome[:20], reason_code=reason_code[:8])
-            if outcome != ANSWERED:
+            if a.result:
+                # the call already reported its result (over FastAGI) before this AMI
+                # verdict arrived: keep that, only note how the dialling was seen
+                conn.execute(update(OutboundAttempt).where(OutboundAttempt.id == attempt_id).values(**values))
+                return conn.execute(select(OutboundCall.state).where(OutboundCall.id == a.target_id)).scalar_one()
+            if outcome != ANSWERED and not (outcome == "lost" and hold_s):
                 values["ended"] = at
             conn.execute(update(OutboundAttempt).where(OutboundAttempt.id == attempt_id).values(**values))
             if outcome == ANSWERED:
                 conn.execute(update(OutboundCall).where(OutboundCall.id == a.target_id).values(updated=at))
                 self._note_attempt(conn, a.target_id, a.number, outcome, at)
+                return "dialing"
+            if outcome == "lost" and hold_s:
+                conn.execute(update(OutboundCall).where(OutboundCall.id == a.target_id, OutboundCall.state == "dialing")
+                             .values(claimed_until=at + dt.timedelta(seconds=hold_s), updated=at))
                 return "dialing"
             return self._after(conn, a.target_id, a.number, outcome, at, detail)
 
@@ -448,6 +477,13 @@ class OutboundQueries:
         if retry_at is not None:
             text += " Akan dicoba lagi."
         conn.execute(insert(FollowUpNote).values(follow_up_id=fid, author="sistem", at=at, text=text))
+
+    @guarded
+    def attempt_ended(self, attempt_id: int) -> bool:
+        """True once the attempt's call reported its result (or it was otherwise settled)."""
+        with self._read() as conn:
+            return conn.execute(select(OutboundAttempt.ended).where(OutboundAttempt.id == attempt_id)
+                                ).scalar() is not None
 
     @guarded
     def expire_claims(self, at: dt.datetime) -> int:

@@ -38,7 +38,7 @@ class Dial:
 
     outcome: str = "answer"      # answer | busy | noanswer | congestion | unavailable
     ring_s: float = 0.0          # until answered / busy (noanswer waits for the Originate's Timeout)
-    talk_s: float = 0.0          # answered: the Hangup comes after this (or after on_answer returns)
+    talk_s: float = 0.0          # answered: the Hangup comes after this; then on_answer runs
 
 
 # outcome -> (Response, Reason) as fast_originate reports it
@@ -73,8 +73,10 @@ class FakeAmi:
         self.drop_on: set[str] = set()    # drop the connection when this action arrives
         self.mute = False                 # stop answering (a half-dead connection)
         self.pinged = asyncio.Event()
-        self.live_calls = 0
+        self.live_calls = 0               # answered and not yet hung up
         self.max_live_calls = 0
+        self.in_progress = 0              # from Originate to its failure or Hangup
+        self.max_in_progress = 0
         self._writers: list[asyncio.StreamWriter] = []
         self._authed: set[asyncio.StreamWriter] = set()
         self._tasks: set[asyncio.Task] = set()
@@ -123,12 +125,18 @@ class FakeAmi:
         dial = self.plan(channel, dict(variables))
         placed = Placed(aid, channel, variables, dial.outcome)
         self.placed.append(placed)
+        self.in_progress += 1
+        self.max_in_progress = max(self.max_in_progress, self.in_progress)
+        await self._progress(msg, aid, channel, dial, placed)
+
+    async def _progress(self, msg: AmiMessage, aid: str, channel: str, dial: Dial, placed: Placed) -> None:
         timeout_s = int(msg.get("Timeout") or "30000") / 1000
         await self._sleep(timeout_s if dial.outcome == "noanswer" else min(dial.ring_s, timeout_s))
         response, reason = VERDICTS[dial.outcome]
         cid = msg.get("CallerID") or "<unknown>"
         common = [("Context", msg.get("Context")), ("Exten", msg.get("Exten")), ("Reason", reason)]
         if dial.outcome != "answer":
+            self.in_progress -= 1
             self.emit(("Event", "OriginateResponse"), ("Privilege", "call,all"), ("ActionID", aid),
                       ("Response", response), ("Channel", channel), *common, ("Uniqueid", "<null>"),
                       ("CallerIDNum", cid), ("CallerIDName", "<unknown>"))
@@ -141,14 +149,16 @@ class FakeAmi:
             self.emit(("Event", "OriginateResponse"), ("Privilege", "call,all"), ("ActionID", aid),
                       ("Response", response), ("Channel", name), *common, ("Uniqueid", uniqueid),
                       ("CallerIDNum", cid), ("CallerIDName", "<unknown>"))
-            if self.on_answer is not None:
-                await self.on_answer(placed, uniqueid)
             await self._sleep(dial.talk_s)
         finally:
             self.live_calls -= 1
+            self.in_progress -= 1
             self.emit(("Event", "Hangup"), ("Privilege", "call,all"), ("Channel", name), ("Uniqueid", uniqueid),
                       ("CallerIDNum", cid), ("CallerIDName", "<unknown>"), ("Cause", "16"),
                       ("Cause-txt", "Normal Clearing"))
+        if self.on_answer is not None:
+            # the AGI side of the call: its route reports the result as the call ends
+            await self.on_answer(placed, uniqueid)
 
     async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._tasks.add(asyncio.current_task())
