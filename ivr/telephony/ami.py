@@ -16,7 +16,13 @@ and reconnects with back-off.  Actions wait in an outbox until a connection can
 take them, so none is lost while Asterisk restarts; an action that was already
 sent when the connection dropped is sent again only if it is harmless to repeat
 (``Ping``, status queries) -- an ``Originate`` fails with :class:`AmiConnectionLost`
-instead, because it may already have placed the call.
+instead, because it may already have placed the call.  (panoramisk does the
+opposite: it re-sends every in-flight action but Ping and Login after a reconnect.)
+
+Asterisk sends every event to every manager session, so ActionIDs carry a random
+per-client prefix: two service instances on one Asterisk never take each other's
+OriginateResponse.  At most ``max_originates`` Originates wait for their verdict at
+once, and ``wait_hangup`` matches an answered call's Hangup by its Uniqueid.
 """
 
 from __future__ import annotations
