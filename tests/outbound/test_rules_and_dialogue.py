@@ -141,3 +141,16 @@ def test_route_table_dispatches_on_the_script():
     assert script_of(CallInfo("1", "x", request="agi://ivr:4573/callback?x=1")) == "callback"
     with pytest.raises(ValueError):
         AgiRoutes({"reminder": handler("reminder")})
+
+
+def test_every_prompt_the_outbound_dialogue_names_is_required_and_rendered():
+    import re
+    from pathlib import Path
+
+    from ivr.dialogue.prompts import OUTBOUND_PROMPTS, REQUIRED_PROMPTS
+
+    source = (Path(__file__).resolve().parents[2] / "ivr" / "dialogue" / "outbound.py").read_text()
+    named = set(re.findall(r'"(outbound/[a-z_]+)"', source))
+    assert named and named <= OUTBOUND_PROMPTS <= REQUIRED_PROMPTS
+    audio = Path(__file__).resolve().parents[2] / "prompts" / "audio"
+    assert all((audio / f"{pid}.wav").exists() for pid in OUTBOUND_PROMPTS)
