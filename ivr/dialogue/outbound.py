@@ -17,14 +17,13 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from ivr.dialogue.flow import Dialogue, FlowConfig, answer_items
+from ivr.dialogue.flow import TRANSFER_OK, Dialogue, FlowConfig, answer_items
 from ivr.dialogue.understand import Kind
 from ivr.dialogue.vocab import (
     Ask, Context, End, Event, KeysEntered, Listen, Lookup, OutboundStarted, Play, PromptItem, Recorded,
     SpeechHeard, State, Step, Transfer, TransferDone,
 )
 
-TRANSFER_OK = frozenset({"ANSWER", "ANSWERED", "COMPLETED"})
 
 
 class OutboundDialogue(Dialogue):

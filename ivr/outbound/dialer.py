@@ -127,8 +127,11 @@ class Dialer:
         if self.cfg.callbacks:
             if self._last_enqueue is None or now - self._last_enqueue >= dt.timedelta(minutes=1):
                 self._last_enqueue = now
-                await self._db(self.store.enqueue_callbacks, now, tries=self.cfg.callback_tries,
-                               retry_minutes=self.cfg.callback_retry_minutes)
+                try:
+                    await self._db(self.store.enqueue_callbacks, now, tries=self.cfg.callback_tries,
+                                   retry_minutes=self.cfg.callback_retry_minutes)
+                except StoreError as exc:     # another instance enqueued the same request first
+                    log.info("dialer: callback requests not queued this time: %s", exc)
             why = refusal(local, self.cfg.office, blocked)
             if not why:
                 placed += await self._fill(None, None, None, now)

@@ -311,3 +311,35 @@ def test_concurrent_claims_on_postgresql_never_overlap(tmp_path, pg_database_url
     finally:
         for s in stores:
             s.engine.dispose()
+
+
+def test_callback_requests_are_dialled_only_while_the_office_is_open(store):
+    from ivr.ports import CallInfo
+
+    cid = store.start_call(CallInfo(uniqueid="1.1", caller="081277776666"), MONDAY_9 - dt.timedelta(days=1))
+    store.add_follow_up(cid, "callback", "caller asked to be called back")
+
+    async def main():
+        fake = FakeAmi(time_scale=1000, on_answer=record_on_answer(store, "operator"))
+        ami = ami_client(await fake.start())
+        ami.start()
+        clock = ManualClock(MONDAY_9.replace(hour=17))       # operators have gone home
+        d = dialer(store, ami, clock, callbacks=True)
+        try:
+            evening = await d.tick()
+            clock.now = MONDAY_9.replace(day=1, month=12)    # Tuesday 09:00
+            morning = await d.tick()
+            await settle(d)
+            return evening, morning, fake
+        finally:
+            await ami.close()
+            await fake.close()
+
+    evening, morning, fake = asyncio.run(main())
+    assert (evening, morning) == (0, 1)
+    placed, = fake.placed
+    assert placed.channel == "PJSIP/081277776666@trunk-endpoint"
+    originate = next(a for a in fake.actions if a.get("Action") == "Originate")
+    assert originate.get("Exten") == "callback"
+    f = store.list_follow_ups(reason="callback", state=None)[0]
+    assert store.get_follow_up(f.id).state == "done"

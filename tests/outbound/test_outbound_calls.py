@@ -233,7 +233,7 @@ def test_callback_answered_by_an_operator(tmp_path):
 
         async def callback(port, settings):
             return await call(port, settings, "callback", claim.attempt_id, Silence(),
-                              transfer_status={"queue": "ANSWERED"})   # as tests/test_calls.py does
+                              transfer_status={"queue": "BRIDGED"})   # answered and bridged (no QUEUESTATUS)
 
         result = serve(settings, callback)
         assert "outbound/callback_busy" not in result.prompts

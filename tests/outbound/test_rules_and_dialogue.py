@@ -112,7 +112,7 @@ def test_callback_dialogue():
     assert isinstance(step.actions[0], Play) and isinstance(step.actions[1], Transfer)
     busy = d.handle(step.state, step.context, TransferDone(MON, "TIMEOUT"))
     assert busy.state is State.LOOKUP and busy.actions[1] == Lookup("3172014508850001")
-    ok = d.handle(step.state, step.context, TransferDone(MON, "ANSWERED"))
+    ok = d.handle(step.state, step.context, TransferDone(MON, "BRIDGED"))
     assert ok.context.outbound_result == "operator"
     # outside office hours (an operator's "call back now" late in the day) and no NIK known
     late = d.start(OutboundStarted(MON.replace(hour=17), "callback", None, ""))
