@@ -25,7 +25,6 @@ from ivr.dialogue.vocab import (
 )
 
 
-
 class OutboundDialogue(Dialogue):
     """The inbound dialogue plus three outbound states (HELLO, REMINDER, CALLBACK_TRANSFER)."""
 
