@@ -179,6 +179,43 @@ def build_hotline(settings: Settings, *, clock=None, recognizer=_FROM_SETTINGS, 
     return Hotline(settings, store, call_log, runner, recognizer is not None, db_pool, decode_pool, write_pool)
 
 
+def agi_routes(hotline: Hotline):
+    """The FastAGI route table: the inbound line and the two kinds of outbound call."""
+    from ivr.dialogue.outbound import OutboundDialogue
+    from ivr.outbound.route import OutboundRoute
+    from ivr.telephony.routes import AgiRoutes
+
+    outbound = hotline.runner.with_dialogue(OutboundDialogue(hotline.runner.dialogue.cfg))
+    return AgiRoutes({
+        "hotline": hotline.runner,
+        "reminder": OutboundRoute(outbound, hotline.store, "reminder", pool=hotline.db_pool),
+        "callback": OutboundRoute(outbound, hotline.store, "callback", pool=hotline.db_pool),
+    })
+
+
+def start_dialer(settings: Settings, hotline: Hotline, clock=None):
+    """The AMI connection (one per process) and the dialer on it, or None when AMI is
+    not configured.  Returns (ami client, dialer)."""
+    if not (settings.outbound_enabled and settings.ami_user and settings.ami_secret):
+        return None
+    import socket
+
+    from ivr.outbound.dialer import Dialer, DialerConfig
+    from ivr.outbound.rules import Window
+    from ivr.telephony.ami import AmiClient
+
+    ami = AmiClient.from_settings(settings)
+    config = DialerConfig(
+        channel=settings.outbound_channel, caller_id=settings.outbound_caller_id,
+        max_lines=settings.outbound_max_lines, timezone=settings.timezone,
+        office=Window(settings.office_open, settings.office_close, weekdays=settings.open_days),
+        callback_tries=settings.callback_tries, callback_retry_minutes=settings.callback_retry_minutes)
+    instance = settings.instance_name or f"{socket.gethostname()}-{os.getpid()}"
+    dialer = Dialer(hotline.store, ami, config, instance=instance, clock=clock or _clock(settings),
+                    pool=hotline.db_pool)
+    return ami, dialer
+
+
 def spoken_texts(store) -> set[str]:
     """Every place, address and document list a caller can hear, as the flow speaks them."""
     from sqlalchemy import select
@@ -238,16 +275,21 @@ async def serve(settings: Settings) -> None:
     check_paths(settings)
     ensure_prompts(settings)
     hotline = build_hotline(settings)
-    server = AgiServer(hotline.runner, settings.agi_host, settings.agi_port,
+    server = AgiServer(agi_routes(hotline), settings.agi_host, settings.agi_port,
                        config=ChannelConfig.from_settings(settings),
                        header_timeout_s=settings.agi_header_timeout_s, max_calls=settings.agi_max_calls)
     await server.start()
+    outbound = start_dialer(settings, hotline)
     tasks = [
         asyncio.create_task(_every(JOURNAL_REPLAY_S, hotline.db_pool, hotline.call_log.replay,
                                    "replayed %d call-log entries kept while the database was down")),
         asyncio.create_task(_every(PRERENDER_S, hotline.decode_pool, functools.partial(prerender_spoken, hotline),
                                    "rendered %d place/address prompt(s) ahead of calls")),
     ]
+    if outbound is not None:
+        ami, dialer = outbound
+        ami.start()
+        tasks.append(asyncio.create_task(dialer.run(), name="dialer"))
     web = _web_server(settings, hotline)
     if web is not None:
         tasks.append(asyncio.create_task(web.serve(), name="web"))
@@ -270,6 +312,8 @@ async def serve(settings: Settings) -> None:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        if outbound is not None:
+            await outbound[0].close()
         hotline.close()
 
 

@@ -28,7 +28,7 @@ from ivr import nik as nikmod
 from ivr.dialogue.flow import Dialogue
 from ivr.dialogue.understand import words_to_digits
 from ivr.dialogue.vocab import (
-    Action, Ask, CallStarted, Context, End, Event, Fault, FollowUp, HungUp, KeysEntered, Lookup,
+    Action, Ask, CallStarted, Context, End, Event, Fault, FollowUp, HungUp, KeysEntered, Listen, Lookup,
     LookupDone, NikConfirmed, NoInput, Play, PromptItem, Record, Recorded, SpeechHeard, Spoken, State,
     Step, Transfer, TransferDone,
 )
@@ -121,6 +121,16 @@ def _copy(source: Path, target: Path) -> None:
         shutil.copyfileobj(src, dst)
 
 
+@dataclass(frozen=True)
+class CallEnd:
+    """How a call ended, for a caller of the runner that needs more than the call log
+    (an outbound route records what a reminder call achieved)."""
+
+    call_id: str
+    outcome: str
+    context: Context
+
+
 class CallRunner:
     """Runs one call per ``await runner(channel)``; shared by all calls of a process."""
 
@@ -146,16 +156,32 @@ class CallRunner:
         self._spoken: dict[str, str] = {}
         self.fault_follow_ups = fault_follow_ups or FaultFollowUps(self.cfg.fault_follow_up_window_s)
 
-    async def __call__(self, channel: Channel) -> None:
-        await _Call(self, channel).run()
+    async def __call__(self, channel: Channel, *, opening: Callable[[dt.datetime], Event] | None = None,
+                       note: dict | None = None) -> CallEnd:
+        """Run one call.  ``opening`` builds the first event from the start time (an
+        outbound call enters the dialogue differently); ``note`` is logged as its first step."""
+        call = _Call(self, channel, opening, note)
+        await call.run()
+        return CallEnd(call.call_id, call.outcome, call.ctx)
+
+    def with_dialogue(self, dialogue: Dialogue) -> CallRunner:
+        """The same runner (store, pools, recogniser, clock) driving another dialogue."""
+        twin = CallRunner(dialogue, self.store, self.recognizer, config=self.cfg, speak_text=self.speak_text,
+                          db_pool=self.db_pool, decode_pool=self.decode_pool, write_pool=self.write_pool,
+                          clock=self.clock)
+        twin._spoken = self._spoken
+        return twin
 
 
 class _Call:
     """The state of one call while it runs."""
 
-    def __init__(self, runner: CallRunner, channel: Channel):
+    def __init__(self, runner: CallRunner, channel: Channel,
+                 opening: Callable[[dt.datetime], Event] | None = None, note: dict | None = None):
         self.r = runner
         self.ch = channel
+        self.opening = opening
+        self.note = note
         # The id is ours, so the call need not wait for the database to open its log.
         self.call_id = str(uuid.uuid4())
         self.state = State.START
@@ -211,7 +237,10 @@ class _Call:
             await self.ch.answer()
             self.answered = True
             known = bool(self.ch.info.caller) and self.ch.info.caller.lower() not in ("unknown", "anonymous")
-            step = self.r.dialogue.start(CallStarted(started, caller_known=known))
+            if self.note:
+                await self._log("outbound", detail=self.note)
+            first = self.opening(started) if self.opening else CallStarted(started, caller_known=known)
+            step = self.r.dialogue.start(first)
             while True:
                 event = await self._execute(step)
                 if event is None:
@@ -250,6 +279,7 @@ class _Call:
         """The caller hung up: let the core say what follow-up that needs, then close."""
         await self._log("hangup")
         step = self.r.dialogue.handle(self.state, self.ctx, HungUp(self.r.clock()))
+        self.ctx = step.context
         for action in step.actions:
             if isinstance(action, FollowUp):
                 await self._store_quietly(self.r.store.add_follow_up, self.call_id, action.reason, action.detail)
@@ -286,6 +316,8 @@ class _Call:
         return event
 
     async def _do(self, action: Action) -> Event | None:
+        if isinstance(action, Listen):
+            return await self._listen(action)
         if isinstance(action, Play):
             await self._play(action.items)
             return None
@@ -415,6 +447,21 @@ class _Call:
                                 "decode_s": round(transcript.decode_s, 3)})
         alts = tuple((h.text, h.confidence) for h in transcript.alternatives)
         return SpeechHeard(self.r.clock(), transcript.text, transcript.confidence, alts, str(path))
+
+    async def _listen(self, action: Listen) -> Event:
+        """Just after an outbound call is answered: hear whether someone says "halo"
+        (the recording stops after the silence that follows) or wait the time out.
+        The clip itself is not kept: it only answers "was anyone there?"."""
+        self.seq += 1
+        await self._flush()
+        rec = await self.ch.record(f"{self.call_id}-hello-{self.seq:02d}", action.max_ms, action.silence_s,
+                                   ALL_KEYS)
+        # a key pressed now is not an answer to a question not yet asked: it only says "someone is there"
+        heard = rec.key is not None or recording_has_voice(rec.path, 200)
+        if rec.path is not None:
+            rec.path.unlink(missing_ok=True)
+        await self._log("listened", detail={"heard": heard, "duration_ms": rec.duration_ms})
+        return Recorded(self.r.clock(), rec.duration_ms, heard)
 
     # --- the rest ------------------------------------------------------------------------
     async def _lookup(self, action: Lookup) -> Event:

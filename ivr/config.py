@@ -96,6 +96,21 @@ class Settings(BaseSettings):
     # Lookups and other queries a caller waits on: slower than this (a lock held, a
     # hung server) and the caller hears the apology; call-log writes go to the journal.
     db_timeout_s: float = Field(3.0, gt=0, le=60)
+    # outbound calls (reminder campaigns, callbacks); the dialer runs when AMI is configured
+    outbound_enabled: StrictBool = True
+    outbound_channel: str = "PJSIP/{number}@trunk-endpoint"   # Originate Channel; {number} = resident
+    outbound_caller_id: str = ""                # the number residents see (the hotline's own)
+    outbound_max_lines: int = Field(30, ge=1, le=1000)   # calls up at once, per instance
+    callback_tries: int = Field(3, ge=1, le=10)
+    callback_retry_minutes: int = Field(30, ge=1, le=1440)
+    instance_name: str = ""                     # names this instance on claimed attempts; default host-pid
+
+    @field_validator("outbound_channel")
+    @classmethod
+    def _channel(cls, v: str) -> str:
+        if "{number}" not in v or "/" not in v or any(c in v for c in "\r\n"):
+            raise ValueError("IVR_OUTBOUND_CHANNEL must look like PJSIP/{number}@endpoint")
+        return v
 
     @field_validator("office_days")
     @classmethod

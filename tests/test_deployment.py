@@ -305,3 +305,73 @@ def test_queue_skips_operators_who_cannot_answer():
     for key in ("joinempty", "leavewhenempty"):
         rules = set(re.search(rf"^{key}=(.*)$", queues, re.M).group(1).split(","))
         assert {"unavailable", "invalid", "paused"} <= rules, key
+def _section(plan: str, name: str) -> str:
+    start = plan.index(f"[{name}]")
+    rest = plan[start + len(name) + 2:]
+    nxt = re.search(r"^\[", rest, re.M)
+    return rest[:nxt.start()] if nxt else rest
+
+
+def test_outbound_context_routes_each_kind_to_its_agi_script():
+    from ivr.outbound.dialer import DialerConfig
+    from ivr.telephony.routes import script_of
+
+    out = _section(dialplan(), DialerConfig().context)
+    for kind in ("reminder", "callback"):
+        lines = [ln for ln in out.splitlines() if ln.startswith(f"exten => {kind},") or ln.startswith(" same")]
+        block = out[out.index(f"exten => {kind},1"):]
+        block = block[:block.index("Hangup()")]
+        assert block.index("CHANNEL(language)=id") < block.index("AGI(")
+        assert f"AGI(agi://ivr:4573/{kind},${{HOTLINE_ATTEMPT}})" in block, lines
+        # a service that cannot take the call never leaves the resident in silence
+        assert block.index("AGI(") < block.index("Playback(hotline/error/")
+        if kind == "callback":
+            assert "Queue(operators," in block
+        from ivr.ports import CallInfo
+        assert script_of(CallInfo("1", "x", request=f"agi://ivr:4573/{kind}")) == kind
+
+
+def test_the_route_table_serves_every_script_the_dialplan_names(tmp_path):
+    from ivr.app import agi_routes, build_hotline
+    from tests.conftest import make_settings
+
+    hotline = build_hotline(make_settings(tmp_path))
+    try:
+        table = agi_routes(hotline).table
+    finally:
+        hotline.close()
+    urls = re.findall(r"agi://[^:/]+:\d+/(\w+)", dialplan())       # in AGI(...) and in [globals]
+    assert set(urls) == set(table) == {"hotline", "reminder", "callback"}
+
+
+def _pjsip_type(name: str) -> str:
+    """``type=`` of a pjsip.conf section, following its templates (``[x](tmpl)``)."""
+    sections: dict[str, tuple[list[str], dict[str, str]]] = {}
+    current = None
+    for raw in (ASTERISK / "pjsip.conf").read_text().splitlines():
+        line = raw.split(";", 1)[0].strip()
+        m = re.match(r"^\[([^\]]+)\](?:\(([^)]*)\))?$", line)
+        if m:
+            templates = [t.strip() for t in (m.group(2) or "").split(",") if t.strip() and t.strip() != "!"]
+            current = sections.setdefault(m.group(1), ([], {}))
+            current[0].extend(templates)
+        elif current is not None and "=" in line:
+            key, value = line.split("=", 1)
+            current[1].setdefault(key.strip(), value.strip())
+    templates, values = sections[name]
+    if "type" in values:
+        return values["type"]
+    return next((_pjsip_type(t) for t in templates), "")
+
+
+def test_originate_channel_names_a_pjsip_endpoint_and_ami_may_originate():
+    env = {k[4:].lower(): v for k, v in ivr_env().items() if k.startswith("IVR_") and "${" not in v and v != ""}
+    settings = Settings(**env)
+    tech, rest = settings.outbound_channel.split("/", 1)
+    endpoint = rest.split("@", 1)[1]
+    assert tech == "PJSIP" and _pjsip_type(endpoint) == "endpoint"
+    manager = (ASTERISK / "manager.conf").read_text()
+    write = re.search(r"^write=(.*)$", manager, re.M).group(1).split(",")
+    read = re.search(r"^read=(.*)$", manager, re.M).group(1).split(",")
+    assert "originate" in write        # Originate needs write=originate
+    assert "call" in read              # OriginateResponse and Hangup are "call" events

@@ -28,4 +28,12 @@ FLOW_PROMPTS = frozenset({
     "silence/short", "silence/1",
 })
 
-REQUIRED_PROMPTS = FLOW_PROMPTS | speak.ALL_WORD_IDS
+# What reminder calls and callbacks add (ivr.dialogue.outbound).
+OUTBOUND_PROMPTS = frozenset({
+    "outbound/reminder_intro", "outbound/reminder_menu", "outbound/reminder_menu_simple",
+    "outbound/reminder_thanks", "outbound/opted_out",
+    "outbound/callback_intro", "outbound/callback_busy", "outbound/callback_status",
+    "outbound/callback_ask_nik",
+})
+
+REQUIRED_PROMPTS = FLOW_PROMPTS | OUTBOUND_PROMPTS | speak.ALL_WORD_IDS

@@ -25,6 +25,8 @@ OPERATOR = {"petugas", "operator"}
 REPORT = {"lapor", "laporan", "melapor"}
 DONE = {"selesai", "cukup", "sudah"}
 ALL = {"semua", "semuanya"}
+# "jangan telepon lagi" (don't call again) or "berhenti" (stop): off future campaigns.
+OPT_OUT_PHRASES = ("jangan telepon lagi", "jangan telpon lagi", "berhenti")
 GROUP_WORDS = {"satu": 1, "dua": 2, "tiga": 3, "empat": 4}
 
 
@@ -41,6 +43,7 @@ class Kind(str, Enum):
     CALLBACK = "callback"
     MESSAGE = "message"
     RESTART = "restart"
+    OPT_OUT = "opt_out"
     NOTHING = "nothing"    # nothing usable
 
 
@@ -96,6 +99,8 @@ def keys_answer(keys: str, grammar: str) -> Answer:
         return Answer(Kind.ALL) if key == "5" else NOTHING
     if grammar == "fallback":
         return {"1": Answer(Kind.CALLBACK), "2": Answer(Kind.MESSAGE)}.get(key, NOTHING)
+    if grammar == "reminder":
+        return {"1": Answer(Kind.YES), "8": Answer(Kind.OPT_OUT)}.get(key, NOTHING)
     return NOTHING
 
 
@@ -104,6 +109,8 @@ def speech_answer(text: str, grammar: str) -> Answer:
     words = _words(text)
     if not words:
         return NOTHING
+    if grammar == "reminder" and any(p in " ".join(words) for p in OPT_OUT_PHRASES):
+        return Answer(Kind.OPT_OUT)      # checked first: "jangan ... lagi" is not a yes
     if any(w in OPERATOR for w in words):
         return Answer(Kind.OPERATOR)
     if grammar == "digits":
@@ -113,7 +120,7 @@ def speech_answer(text: str, grammar: str) -> Answer:
         return Answer(Kind.REPEAT) if any(w in REPEAT for w in words) else NOTHING
     if any(w in REPEAT for w in words):
         return Answer(Kind.REPEAT)
-    if grammar == "yesno":
+    if grammar in ("yesno", "reminder"):
         yes = any(w in YES_WORDS for w in words)
         no = any(w in NO_WORDS for w in words)
         if yes != no:                       # "ya ... tidak" is not an answer

@@ -23,6 +23,10 @@ class State(str, Enum):
     CALLBACK_OFFER = "callback_offer"
     MESSAGE = "message"
     FALLBACK = "fallback"
+    # outbound calls (ivr.dialogue.outbound)
+    HELLO = "hello"                      # just answered: wait for "halo" or 2 s
+    REMINDER = "reminder"                # the schedule was read; 1 / 9 / 0 / 8
+    CALLBACK_TRANSFER = "callback_transfer"
     END = "end"
 
 
@@ -98,7 +102,19 @@ class HungUp:
     at: dt.datetime
 
 
-Event = (CallStarted | KeysEntered | SpeechHeard | NoInput | LookupDone | Recorded
+@dataclass(frozen=True)
+class OutboundStarted:
+    """An outbound call was answered: ``kind`` is reminder or callback; the recipient
+    (and, for a callback, the NIK from the resident's own call) is known beforehand."""
+
+    at: dt.datetime
+    kind: str
+    recipient: RecipientInfo | None = None
+    nik: str = ""
+    caller_known: bool = True
+
+
+Event = (CallStarted | OutboundStarted | KeysEntered | SpeechHeard | NoInput | LookupDone | Recorded
          | TransferDone | Fault | HungUp)
 
 
@@ -163,7 +179,16 @@ class End:
     items: tuple[PromptItem, ...] = ()
 
 
-Action = Play | Ask | Lookup | Record | Transfer | FollowUp | NikConfirmed | End
+@dataclass(frozen=True)
+class Listen:
+    """Listen without a prompt (just after an outbound call is answered) for up to
+    ``max_ms``; produces Recorded (``heard``: a voice was there), KeysEntered or NoInput."""
+
+    max_ms: int = 2500
+    silence_s: int = 2
+
+
+Action = Listen | Play | Ask | Lookup | Record | Transfer | FollowUp | NikConfirmed | End
 WAITING_ACTIONS = (Ask, Lookup, Record, Transfer)
 
 
@@ -184,6 +209,9 @@ class Context:
     started: dt.datetime | None = None
     after_answer: bool = False                       # where to go back to after a detour
     report_tries: int = 0
+    outbound: str = ""                               # reminder | callback ("" for inbound calls)
+    outbound_result: str = ""                        # confirmed | heard | opted_out | operator | no_response
+    heard_voice: bool = False                        # a voice or key came back on an outbound call
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ BUILTIN: dict[str, tuple[str, ...]] = {
     "yesno": ("ya", "iya", "betul", "benar", "tidak", "bukan", "salah", "ulangi", "petugas", "[unk]"),
     "menu": ("ulangi", "lapor", "petugas", "selesai", "[unk]"),
     "group": ("satu", "dua", "tiga", "empat", "semua", "petugas", "[unk]"),
+    "reminder": ("ya", "iya", "ulangi", "petugas", "jangan telepon lagi", "berhenti", "[unk]"),
 }
 
 

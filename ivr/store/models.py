@@ -257,7 +257,8 @@ class TrainingUtterance(Base):
 
 
 class Campaign(Base):
-    """An outbound reminder campaign (e.g. 'your collection is tomorrow')."""
+    """An outbound reminder campaign: who (a collection date, or a phase/status filter),
+    when (a date window and daily hours) and how fast (calls at once, calls a minute)."""
 
     __tablename__ = "campaigns"
 
@@ -267,22 +268,96 @@ class Campaign(Base):
     state: Mapped[str] = mapped_column(String(10), default="draft")    # draft|running|paused|done
     created: Mapped[dt.datetime] = mapped_column(_TS)
     created_by: Mapped[str] = mapped_column(String(100), default="")
+    collection_date: Mapped[dt.date | None] = mapped_column(Date)      # recipients scheduled that day
+    phase: Mapped[str] = mapped_column(String(60), default="")
+    status: Mapped[str] = mapped_column(String(16), default="")
+    first_day: Mapped[dt.date | None] = mapped_column(Date)            # calls only inside this window
+    last_day: Mapped[dt.date | None] = mapped_column(Date)
+    day_start: Mapped[dt.time] = mapped_column(Time, default=dt.time(8, 0))
+    day_end: Mapped[dt.time] = mapped_column(Time, default=dt.time(20, 0))
+    max_concurrent: Mapped[int] = mapped_column(Integer, default=10)
+    per_minute: Mapped[int] = mapped_column(Integer, default=30)
+    max_attempts: Mapped[int] = mapped_column(Integer, default=3)
+    retry_minutes: Mapped[int] = mapped_column(Integer, default=30)
 
 
 class OutboundCall(Base):
+    """One person to reach (a campaign recipient or a callback request) and where that stands.
+
+    ``state`` moves pending -> dialing -> (retry -> dialing)* -> done | skipped; a row is
+    claimed for one attempt at a time (see ``ivr.store.outbound``)."""
+
     __tablename__ = "outbound_calls"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(10), default="reminder")  # reminder|callback
     recipient_id: Mapped[int | None] = mapped_column(ForeignKey("recipients.id", ondelete="SET NULL"))
-    phone_enc: Mapped[str] = mapped_column(String(100))
-    phone_masked: Mapped[str] = mapped_column(String(20))
-    state: Mapped[str] = mapped_column(String(12), default="pending")  # pending|dialing|answered|failed|no_answer
+    follow_up_id: Mapped[int | None] = mapped_column(ForeignKey("follow_ups.id", ondelete="SET NULL"),
+                                                     unique=True)
+    origin_call_id: Mapped[str | None] = mapped_column(String(36))    # the inbound call asking for it
+    phone_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    phone_enc: Mapped[str | None] = mapped_column(String(100))
+    phone_masked: Mapped[str] = mapped_column(String(20), default="")
+    nik_masked: Mapped[str] = mapped_column(String(16), default="")
+    state: Mapped[str] = mapped_column(String(12), default="pending")  # pending|dialing|retry|done|skipped
+    result: Mapped[str] = mapped_column(String(20), default="")
+    reason: Mapped[str] = mapped_column(String(200), default="")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    max_attempts: Mapped[int] = mapped_column(Integer, default=3)
+    retry_minutes: Mapped[int] = mapped_column(Integer, default=30)
+    next_at: Mapped[dt.datetime | None] = mapped_column(_TS)
     last_attempt: Mapped[dt.datetime | None] = mapped_column(_TS)
     call_id: Mapped[str | None] = mapped_column(String(36))
+    claimed_by: Mapped[str | None] = mapped_column(String(60))
+    claimed_until: Mapped[dt.datetime | None] = mapped_column(_TS)
+    updated: Mapped[dt.datetime | None] = mapped_column(_TS)
 
-    __table_args__ = (Index("ix_outbound_campaign_state", "campaign_id", "state"),)
+    __table_args__ = (
+        Index("ix_outbound_campaign_state", "campaign_id", "state"),
+        Index("ix_outbound_due", "state", "next_at"),
+        UniqueConstraint("campaign_id", "phone_hash", name="uq_outbound_campaign_phone"),
+    )
+
+
+class OutboundAttempt(Base):
+    """One dialling of one target.  The unique (target, attempt number) row is the claim:
+    two instances can never both place attempt N to the same person."""
+
+    __tablename__ = "outbound_attempts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    target_id: Mapped[int] = mapped_column(ForeignKey("outbound_calls.id", ondelete="CASCADE"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    instance: Mapped[str] = mapped_column(String(60), default="")
+    started: Mapped[dt.datetime] = mapped_column(_TS)
+    ended: Mapped[dt.datetime | None] = mapped_column(_TS)
+    outcome: Mapped[str] = mapped_column(String(20), default="")       # answered|busy|no_answer|failed|...
+    reason_code: Mapped[str] = mapped_column(String(8), default="")    # OriginateResponse Reason
+    result: Mapped[str] = mapped_column(String(20), default="")        # what the answered call achieved
+    call_id: Mapped[str | None] = mapped_column(String(36))
+
+    __table_args__ = (UniqueConstraint("target_id", "number", name="uq_outbound_attempt"),)
+
+
+class OptOut(Base):
+    """A number that asked not to be called again ("jangan telepon lagi" / 8)."""
+
+    __tablename__ = "opt_outs"
+
+    phone_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(_TS)
+    source: Mapped[str] = mapped_column(String(40), default="")
+
+
+class BlockedDay(Base):
+    """A day on which no outbound call is placed (holidays, an administrator's choice)."""
+
+    __tablename__ = "blocked_days"
+
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    note: Mapped[str] = mapped_column(String(200), default="")
+    by: Mapped[str] = mapped_column(String(100), default="")
 
 
 class AppliedOp(Base):

@@ -29,6 +29,7 @@ from ivr.store.models import (
     TrainingUtterance, UtcDateTime,
 )
 from ivr.store.operators import OperatorQueries
+from ivr.store.outbound import OutboundQueries
 from ivr.store.views import CallDetail, CallSummary, EventView, RecordingView
 
 _UNKNOWN_CALLERS = frozenset({"", "unknown", "anonymous", "restricted", "private"})
@@ -44,7 +45,7 @@ def _jsonable(value: object) -> object:
     return json.loads(json.dumps(value, default=str))
 
 
-class SqlStore(OperatorQueries):
+class SqlStore(OperatorQueries, OutboundQueries):
     """The data layer on one SQLAlchemy engine (SQLite or PostgreSQL)."""
 
     def __init__(self, engine: Engine, secret: bytes):

@@ -16,7 +16,13 @@ and reconnects with back-off.  Actions wait in an outbox until a connection can
 take them, so none is lost while Asterisk restarts; an action that was already
 sent when the connection dropped is sent again only if it is harmless to repeat
 (``Ping``, status queries) -- an ``Originate`` fails with :class:`AmiConnectionLost`
-instead, because it may already have placed the call.
+instead, because it may already have placed the call.  (panoramisk does the
+opposite: it re-sends every in-flight action but Ping and Login after a reconnect.)
+
+Asterisk sends every event to every manager session, so ActionIDs carry a random
+per-client prefix: two service instances on one Asterisk never take each other's
+OriginateResponse.  At most ``max_originates`` Originates wait for their verdict at
+once, and ``wait_hangup`` matches an answered call's Hangup by its Uniqueid.
 """
 
 from __future__ import annotations
@@ -24,7 +30,8 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-from collections import deque
+import secrets
+from collections import OrderedDict, deque
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Iterable, Mapping
 
@@ -46,6 +53,10 @@ class AmiError(IvrError):
 
 class AmiConnectionLost(AmiError):
     """The connection dropped after the action was sent; its outcome is unknown."""
+
+
+class AmiNotSent(AmiError):
+    """The action never left the outbox (no connection in time): safe to try again."""
 
 
 class AmiActionFailed(AmiError):
@@ -127,7 +138,8 @@ class _Pending:
 class AmiClient:
     def __init__(self, host: str, port: int, username: str, secret: str, *,
                  ping_interval_s: float = 20.0, reply_timeout_s: float = 10.0,
-                 reconnect_max_s: float = 30.0, reconnect_min_s: float = 0.5):
+                 reconnect_max_s: float = 30.0, reconnect_min_s: float = 0.5,
+                 max_originates: int = 50):
         self.host, self.port = host, port
         self._username, self._secret = username, secret
         self.ping_interval_s = ping_interval_s
@@ -141,6 +153,16 @@ class AmiClient:
         self._connected = asyncio.Event()
         self._task: asyncio.Task | None = None
         self._ids = itertools.count(1)
+        # Asterisk sends every event (OriginateResponse included) to every manager
+        # session, so ActionIDs must be unique across instances, not just per client.
+        self._id_prefix = f"ivr-{secrets.token_hex(4)}-"
+        # Originates sent and not yet answered by an OriginateResponse: each holds a
+        # thread in Asterisk (fast_originate) until the call is answered or fails.
+        self.max_originates = max_originates
+        self._originates = asyncio.Semaphore(max_originates)
+        self.outstanding_originates = 0
+        self._hungup: OrderedDict[str, str] = OrderedDict()      # uniqueid -> cause, recent ones
+        self._hangup_waiters: dict[str, asyncio.Future] = {}
         self._last_read = 0.0
         self.connections = 0
         self.last_error = ""
@@ -200,6 +222,9 @@ class AmiClient:
             async with asyncio.timeout(timeout_s or self.reply_timeout_s):
                 reply = await pending.future
         except TimeoutError:
+            if pending in self._outbox:     # never written to a socket
+                self._outbox.remove(pending)
+                raise AmiNotSent(f"{action}: not sent, no connection to Asterisk in time") from None
             raise AmiError(f"{action}: no response from Asterisk in time "
                            f"({'connected' if self.connected else 'not connected'})") from None
         finally:
@@ -211,7 +236,7 @@ class AmiClient:
         return reply
 
     def new_action_id(self) -> str:
-        return f"ivr-{next(self._ids)}"
+        return f"{self._id_prefix}{next(self._ids)}"
 
     def add_listener(self, callback: Callable[[AmiMessage], None],
                      events: Iterable[str] | None = None) -> None:
@@ -230,7 +255,18 @@ class AmiClient:
     async def originate(self, channel: str, context: str, exten: str, priority: int = 1, *,
                         caller_id: str = "", timeout_ms: int = 30000,
                         variables: Mapping[str, str] | None = None) -> OriginateResult:
-        """Place a call (a callback to a resident) and wait for Asterisk's verdict."""
+        """Place a call (a callback to a resident) and wait for Asterisk's verdict.
+
+        At most ``max_originates`` wait for their OriginateResponse at once; more wait
+        here, before anything is sent."""
+        async with self._originates:
+            self.outstanding_originates += 1
+            try:
+                return await self._originate(channel, context, exten, priority, caller_id, timeout_ms, variables)
+            finally:
+                self.outstanding_originates -= 1
+
+    async def _originate(self, channel, context, exten, priority, caller_id, timeout_ms, variables):
         action_id = self.new_action_id()
         done = self.expect(lambda m: m.is_event and m.name == "OriginateResponse"
                            and m.get("ActionID") == action_id)
@@ -246,8 +282,29 @@ class AmiClient:
             raise AmiError("Originate: no OriginateResponse in time") from None
         finally:
             done.cancel()
+        # Asterisk's fast_originate: Reason is the last AST_CONTROL_* state of the dial
+        # (4 answer, 5 busy, 8 congestion, 3 rang until the timeout, 1 hung up, 0 none);
+        # Uniqueid is "<null>" when no channel survived.
+        uniqueid = event.get("Uniqueid")
         return OriginateResult(success=event.get("Response").lower() == "success",
-                               reason=event.get("Reason"), uniqueid=event.get("Uniqueid"))
+                               reason=event.get("Reason"), uniqueid="" if uniqueid == "<null>" else uniqueid)
+
+    async def wait_hangup(self, uniqueid: str, timeout_s: float | None = None) -> str | None:
+        """Wait for the Hangup event of the channel ``uniqueid``; its Cause, or None on
+        timeout.  A Hangup seen shortly before the call is also found."""
+        if uniqueid in self._hungup:
+            return self._hungup[uniqueid]
+        future = self._hangup_waiters.get(uniqueid)
+        if future is None:
+            future = self._hangup_waiters[uniqueid] = asyncio.get_running_loop().create_future()
+        try:
+            async with asyncio.timeout(timeout_s):
+                return await asyncio.shield(future)
+        except TimeoutError:
+            return None
+        finally:
+            if not future.done():
+                self._hangup_waiters.pop(uniqueid, None)
 
     # --- the connection ------------------------------------------------------------------------
 
@@ -361,6 +418,8 @@ class AmiClient:
         if not msg.is_event:
             return
         name = msg.name.lower()
+        if name == "hangup":
+            self._note_hangup(msg.get("Uniqueid"), msg.get("Cause"))
         for names, callback in list(self._listeners):
             if names is None or name in names:
                 try:
@@ -376,6 +435,17 @@ class AmiClient:
             else:
                 still.append((predicate, future))
         self._waiters = still
+
+
+    def _note_hangup(self, uniqueid: str, cause: str) -> None:
+        if not uniqueid:
+            return
+        self._hungup[uniqueid] = cause
+        while len(self._hungup) > 4096:
+            self._hungup.popitem(last=False)
+        future = self._hangup_waiters.pop(uniqueid, None)
+        if future is not None and not future.done():
+            future.set_result(cause)
 
 
 async def _read_block(reader: asyncio.StreamReader) -> AmiMessage:

@@ -186,10 +186,11 @@ def create_app(settings: Settings, store=None, *, clock: Callable[[], float] = t
                   redoc_url=None)
     app.state.web = web
 
-    from ivr.web.routes import (audit, calls, follow_ups, health, media, overview, prompts, recipients, session,
-                                users, voice)
+    from ivr.web.routes import (audit, calls, campaigns, follow_ups, health, media, overview, prompts, recipients,
+                                session, users, voice)
 
-    for module in (health, session, overview, calls, follow_ups, recipients, prompts, voice, audit, users, media):
+    for module in (health, session, overview, calls, follow_ups, recipients, prompts, voice, audit, users, media,
+                   campaigns):
         for router in module.routers():
             app.include_router(router)
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")

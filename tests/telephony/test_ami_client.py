@@ -135,7 +135,8 @@ def test_originate_waits_for_the_verdict():
         return await _with(fake, client, body), fake
 
     result, fake = asyncio.run(main())
-    assert (result.success, result.reason, result.uniqueid) == (False, "5", "1700000000.99")
+    # a failed originate has no channel left: Asterisk reports Uniqueid "<null>"
+    assert (result.success, result.reason, result.uniqueid) == (False, "5", "")
     sent = fake.actions[-1]
     assert sent.get("Async") == "true" and sent.get("Variable") == "HOTLINE_CALLBACK=7"
 
@@ -196,3 +197,69 @@ def test_codec():
         format_action("Originate", {"Channel": "x\r\nAction: Hangup"})
     msg = parse_block(["Response: Success", "ActionID: 3", "Message: ok: fine"])
     assert msg.is_response and msg.get("actionid") == "3" and msg.get("Message") == "ok: fine"
+
+
+def test_two_clients_on_one_asterisk_each_get_their_own_originate_verdict():
+    """Asterisk sends OriginateResponse to every manager session: ActionIDs must differ."""
+    from .fake_ami import Dial
+
+    async def main():
+        fake = FakeAmi(plan=lambda channel, v: Dial("busy" if "0811" in channel else "answer", ring_s=0.01),
+                       time_scale=1000)
+        port = await fake.start()
+        a, b = client_for(port), client_for(port)
+
+        async def body():
+            a.start()
+            b.start()
+            await a.wait_connected(5)
+            await b.wait_connected(5)
+            return await asyncio.gather(a.originate("PJSIP/0811@trunk", "c", "s", timeout_ms=1000),
+                                        b.originate("PJSIP/0822@trunk", "c", "s", timeout_ms=1000))
+        try:
+            return await body(), fake
+        finally:
+            await a.close()
+            await b.close()
+            await fake.close()
+
+    (busy, answered), fake = asyncio.run(main())
+    assert (busy.success, busy.reason, busy.uniqueid) == (False, "5", "")
+    assert (answered.success, answered.reason) == (True, "4") and answered.uniqueid.startswith("1700000000.")
+    ids = [a.get("ActionID") for a in fake.actions if a.get("Action") == "Originate"]
+    assert len(set(ids)) == 2
+
+
+def test_outstanding_originates_are_capped_and_hangups_matched_by_uniqueid():
+    from .fake_ami import Dial
+
+    async def main():
+        fake = FakeAmi(plan=lambda channel, v: Dial("answer", ring_s=0.2, talk_s=0.2), time_scale=1)
+        client = client_for(await fake.start(), max_originates=2)
+
+        async def body():
+            client.start()
+            await client.wait_connected(5)
+            seen = []
+
+            async def watch():
+                while True:
+                    seen.append(client.outstanding_originates)
+                    await asyncio.sleep(0.01)
+
+            watcher = asyncio.create_task(watch())
+            results = await asyncio.gather(*(client.originate(f"PJSIP/08{n}@trunk", "c", "s", timeout_ms=2000)
+                                             for n in range(5)))
+            causes = await asyncio.gather(*(client.wait_hangup(r.uniqueid, 5) for r in results))
+            watcher.cancel()
+            return seen, results, causes
+        try:
+            return await body(), fake
+        finally:
+            await client.close()
+            await fake.close()
+
+    (seen, results, causes), fake = asyncio.run(main())
+    assert max(seen) == 2          # never more than two waiting for their verdict
+    assert all(r.success for r in results) and causes == ["16"] * 5
+    assert len({r.uniqueid for r in results}) == 5

@@ -12,9 +12,10 @@ from .conftest import ADMIN_PW, OPERATOR_PW, TestClient, sign_in
 
 PUBLIC = {("GET", "/health"), ("GET", "/login"), ("POST", "/login"), ("POST", "/api/session")}
 ADMIN_PREFIXES = ("/recipients", "/prompts", "/audit", "/users", "/api/recipients", "/api/prompts", "/api/audit",
-                  "/api/users", "/media/preview", "/api/voice", "/media/voice")
+                  "/api/users", "/media/preview", "/api/voice", "/media/voice", "/campaigns", "/api/campaigns")
 SAMPLE = {"call_id": "00000000-0000-0000-0000-000000000000", "follow_up_id": "1", "recording_id": "x",
-          "token": "A" * 32, "prompt_id": "greeting", "name": "0123456789abcdef", "n": "1", "job_id": "0" * 32}
+          "token": "A" * 32, "prompt_id": "greeting", "name": "0123456789abcdef", "n": "1", "job_id": "0" * 32,
+          "campaign_id": "1"}
 
 
 def _walk(routes):

@@ -97,6 +97,21 @@ def mark_done(store: Store, user: CurrentUser, follow_up_id: int,
     return _back(back, follow_up_id)
 
 
+@pages.post("/follow-ups/{follow_up_id}/call-back")
+def call_back_now(request: Request, store: Store, user: CurrentUser, follow_up_id: int,
+                  back: Annotated[str, Form()] = "/follow-ups"):
+    """"Telepon balik sekarang": the dialer places it on its next tick, within the rules
+    of decency (never before 08:00 or from 20:00, never on a blocked day); how it went
+    is noted on the follow-up."""
+    f = store.get_follow_up(follow_up_id)
+    if f is None:
+        raise HTTPException(404, "tindak lanjut tidak ditemukan")
+    if f.reason != "callback" or not f.call_id:
+        raise HTTPException(422, "hanya permintaan telepon balik dari sebuah panggilan yang bisa ditelepon balik")
+    store.request_callback(follow_up_id, by=user.name, due=request.app.state.web.now())
+    return _back(back, follow_up_id)
+
+
 @pages.post("/follow-ups/{follow_up_id}/reopen")
 def reopen(store: Store, user: CurrentUser, follow_up_id: int, back: Annotated[str, Form()] = "/follow-ups"):
     _apply(store, follow_up_id, user, FollowUpUpdate(state="open"))
