@@ -104,6 +104,15 @@ def cmd_build(args) -> int:
         if not (human_dir / "transcripts.tsv").is_file():
             print(f"error: no human set at {human_dir} (use --human-dir DIR or --no-human)", file=sys.stderr)
             return 2
+    news_dir = None
+    if args.human and args.news:
+        # Same licence as the digit set; absent on a machine without it: built without.
+        news_dir = args.news_dir or (ROOT.parent / "shared" / "data" / "indsp-news-tts-subset")
+        if not (news_dir / "transcripts.tsv").is_file():
+            if args.news_dir is not None:
+                print(f"error: no news subset at {news_dir} (use --news-dir DIR or --no-news)", file=sys.stderr)
+                return 2
+            news_dir = None
     out = Path(args.out)
     if args.mini:
         opts = mini_options(out, human_dir)
@@ -115,6 +124,7 @@ def cmd_build(args) -> int:
                             seed=args.seed, **{k: v for k, v in given.items() if v is not None})
         opts = BuildOptions(**{**opts.__dict__, "clean_copy": opts.objective == "ctc"})
     opts = BuildOptions(**{**opts.__dict__, "extra_manifests": tuple(Path(p) for p in args.extra_manifest),
+                           "news_dir": news_dir,
                            "command": "ivr " + " ".join(shlex.quote(a) for a in (args.argv or sys.argv[1:]))})
     try:
         build(opts)
@@ -150,6 +160,11 @@ def register(subparsers) -> None:
     b.add_argument("--no-human", dest="human", action="store_false", help="synthetic speech only")
     b.add_argument("--human-dir", type=Path, default=None,
                    help="human set (default ../shared/data/indsp-digit-train from the repo root)")
+    b.add_argument("--news-dir", type=Path, default=None,
+                   help="one-speaker news subset with human yes/no words "
+                        "(default ../shared/data/indsp-news-tts-subset when present)")
+    b.add_argument("--no-news", dest="news", action="store_false", default=True,
+                   help="leave the news subset out")
     b.add_argument("--extra-manifest", action="append", default=[],
                    help="TSV wav_path<TAB>transcript of extra recordings (repeatable)")
     b.add_argument("--holdout", dest="holdout", action="store_true", default=True,
@@ -168,7 +183,7 @@ def register(subparsers) -> None:
     b.add_argument("--prior-scale", type=float, default=None,
                    help="decode with posterior / prior**SCALE (default 0.6; 0 = plain posteriors)")
     b.add_argument("--copies", type=int, default=None, help="augmented copies per human utterance (default 4)")
-    b.add_argument("--synth", type=int, default=None, help="synthetic utterances (default 3200)")
+    b.add_argument("--synth", type=int, default=None, help="synthetic utterances (default 4000)")
     b.add_argument("--workers", type=int, default=2)
     b.add_argument("--seed", type=int, default=1)
     b.set_defaults(func=cmd_build, argv=None)

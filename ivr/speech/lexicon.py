@@ -5,6 +5,16 @@ words the hotline listens for is more reliable than any grapheme-to-phoneme tool
 The same table is written into the model directory (``graph/lexicon.txt``) at build
 time; the recogniser builds its grammar graphs from the copy in the model, so a
 model always decodes with the pronunciations it was trained on.
+
+Besides the textbook words, the table holds what Jakarta's callers actually say
+(colloquial and Betawi forms, ``COLLOQUIAL``) and the words they wrap around
+digits (``CARRIER``): "NIK saya ...", "nomornya ...", "eh", "ee", "em".  Carrier
+words are never a grammar's answer; in a grammar that allows ``[unk]`` they are
+garbage paths that come out as ``[unk]`` and yield no digit.
+
+:func:`g2p` spells any other Indonesian word with the same phone set (the rules
+are nearly regular; its one real ambiguity, "e" as schwa or as /e/, defaults to
+the schwa).  Training uses it for transcript words outside the table.
 """
 
 from __future__ import annotations
@@ -44,14 +54,88 @@ LEXICON: dict[str, tuple[str, ...]] = {
     "lapor": ("l", "a", "p", "o", "r"),
     "selesai": ("s", "@", "l", "@", "s", "a", "i"),
     "semua": ("s", "@", "m", "u", "w", "a"),
+    # --- Jakarta's own words (README "Words the line understands") -------------------
+    # "no": colloquial, Betawi ("kagak") and Javanese-influenced ("ndak") forms
+    "nggak": ("ng", "g", "a", "k"),
+    "enggak": ("@", "ng", "g", "a", "k"),
+    "gak": ("g", "a", "k"),
+    "ga": ("g", "a"),
+    "kagak": ("k", "a", "g", "a", "k"),
+    "ndak": ("n", "d", "a", "k"),
+    # "yes"
+    "iye": ("i", "y", "e"),
+    "he'eh": ("h", "e", "e", "h"),
+    "yoi": ("y", "o", "i"),
+    "bener": ("b", "@", "n", "@", "r"),
+    "oke": ("o", "k", "e"),
+    # menu and control
+    "ulang": ("u", "l", "a", "ng"),
+    "sekali": ("s", "@", "k", "a", "l", "i"),
+    "lagi": ("l", "a", "g", "i"),
+    "operator": ("o", "p", "@", "r", "a", "t", "o", "r"),
+    "cs": ("s", "e", "e", "s"),
+    "udah": ("u", "d", "a", "h"),
+    "sudah": ("s", "u", "d", "a", "h"),
+    "cukup": ("j", "u", "k", "u", "p"),          # no /c/ phone: its voiced twin
+    # opt-out: "jangan telepon lagi"
+    "jangan": ("j", "a", "ng", "a", "n"),
+    "telepon": ("t", "e", "l", "e", "p", "o", "n"),
+    # --- carrier words and fillers around digits (garbage: never an answer) ---------
+    "nik": ("n", "i", "k"),
+    "saya": ("s", "a", "y", "a"),
+    "nomor": ("n", "o", "m", "o", "r"),
+    "nomornya": ("n", "o", "m", "o", "r", "n", "y", "a"),
+    "eh": ("e", "h"),
+    "ee": ("e",),
+    "em": ("@", "m"),
     UNK: (GARBAGE,),
 }
+
+COLLOQUIAL_NO: tuple[str, ...] = ("nggak", "enggak", "gak", "ga", "kagak", "ndak")
+COLLOQUIAL_YES: tuple[str, ...] = ("iye", "he'eh", "yoi", "bener", "oke")
+COLLOQUIAL_MENU: tuple[str, ...] = ("ulang", "sekali lagi", "operator", "cs", "udah", "sudah", "cukup")
+OPT_OUT = "jangan telepon lagi"
+CARRIER: tuple[str, ...] = ("nik", "saya", "nomor", "nomornya", "eh", "ee", "em")
 
 DIGIT_WORDS: tuple[str, ...] = (
     "nol", "kosong", "satu", "dua", "tiga", "empat", "lima", "enam", "tujuh", "delapan", "sembilan",
 )
 
 WORDS: tuple[str, ...] = tuple(LEXICON)
+
+_G2P_MULTI = (("ng", ("ng",)), ("ny", ("n", "y")), ("sy", ("s", "y")), ("kh", ("h",)))
+_G2P_ONE = {
+    "a": ("a",), "i": ("i",), "u": ("u",), "o": ("o",), "e": ("@",), "\u00e9": ("e",),
+    "b": ("b",), "c": ("j",), "d": ("d",), "f": ("p",), "g": ("g",), "h": ("h",), "j": ("j",),
+    "k": ("k",), "l": ("l",), "m": ("m",), "n": ("n",), "p": ("p",), "q": ("k",), "r": ("r",),
+    "s": ("s",), "t": ("t",), "v": ("p",), "w": ("w",), "x": ("k", "s"), "y": ("y",), "z": ("j",),
+}
+
+
+def g2p(word: str) -> tuple[str, ...]:
+    """Rule-based pronunciation of an Indonesian word in ``PHONES``.
+
+    Letters outside the alphabet (apostrophes, hyphens, digits) are skipped; "é"
+    marks the /e/ that plain "e" (schwa) does not.
+    """
+    w = word.lower()
+    out: list[str] = []
+    i = 0
+    while i < len(w):
+        for spelling, phones in _G2P_MULTI:
+            if w.startswith(spelling, i):
+                out.extend(phones)
+                i += len(spelling)
+                break
+        else:
+            out.extend(_G2P_ONE.get(w[i], ()))
+            i += 1
+    return tuple(out)
+
+
+def pronounce(word: str) -> tuple[str, ...]:
+    """The table's pronunciation, or the rules' for any other word."""
+    return LEXICON[word] if word in LEXICON else g2p(word)
 
 
 def check_lexicon() -> None:

@@ -32,10 +32,11 @@ class BuildOptions:
     out: Path
     human_dir: Path | None = None          # None: build without the licensed human set
     extra_manifests: tuple[Path, ...] = ()
+    news_dir: Path | None = None           # the one-speaker news subset (human yes/no words)
     holdout: bool = True                   # keep corpus.HELDOUT_HUMAN out of training
     mini: bool = False
     human_copies: int = 4
-    synth_count: int = 3200
+    synth_count: int = 4000
     noise_count: int = 240
     epochs: int = 50
     hidden: int = 256
@@ -67,6 +68,16 @@ def collect(opts: BuildOptions, rng: np.random.Generator) -> tuple[list[Job], di
             jobs += [Job(u, CLEAN) for u in human]
         counts["human_utterances"] = len(human)
         counts["human_speakers"] = len({u.speaker for u in human})
+    if opts.news_dir is not None:
+        # One voice, but the only human "tidak", "ya", "bukan", "salah" we have, and
+        # many phone contexts for the garbage paths; rendered like the human set.
+        news = corpus.load_news(opts.news_dir)
+        if opts.mini:
+            news = news[:8]
+        jobs += [Job(u, c) for u in news for c in range(opts.human_copies)]
+        if opts.clean_copy:
+            jobs += [Job(u, CLEAN) for u in news]
+        counts["news_utterances"] = len(news)
     extra = [u for m in opts.extra_manifests for u in corpus.load_manifest(m)]
     jobs += [Job(u, c) for u in extra for c in range(max(1, opts.human_copies // 2))]
     if opts.clean_copy:

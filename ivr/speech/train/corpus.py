@@ -17,7 +17,9 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from ivr.speech.lexicon import DIGIT_WORDS, LEXICON, UNK
+from ivr.speech.lexicon import (
+    CARRIER, COLLOQUIAL_MENU, COLLOQUIAL_NO, COLLOQUIAL_YES, DIGIT_WORDS, LEXICON, OPT_OUT, PHONES, UNK, g2p,
+)
 
 # Human speakers held out for every reported figure (2 female, 2 male).
 HELDOUT_HUMAN = ("FOC", "FWP", "MDS", "MRS")
@@ -36,15 +38,29 @@ TRAIN_VOICES = (
 
 YESNO = ("ya", "iya", "betul", "benar", "tidak", "bukan", "salah")
 MENU = ("ulangi", "lapor", "petugas", "selesai")
+# What Jakarta's callers say instead (lexicon.COLLOQUIAL_*): trained from synthetic
+# voices; the news speaker adds human "tidak", "ya", "bukan", "salah", ...
+YESNO_COLLOQUIAL = COLLOQUIAL_YES + COLLOQUIAL_NO
+MENU_COLLOQUIAL = COLLOQUIAL_MENU
+FILLERS = ("eh", "ee", "em")
+# Said before a spoken NIK; garbage in the digits grammar.
+CARRIER_LEADS = ("nik saya", "nomornya", "nomor saya", "nomor nik saya", "nik", "saya")
 GROUP = ("satu", "dua", "tiga", "empat", "semua")
 
 # Indonesian that is none of the hotline's words: teaches the garbage word "[unk]".
 OOV_PHRASES = (
-    "halo", "selamat pagi", "selamat siang", "saya mau tanya", "apa", "bagaimana", "terima kasih",
-    "bantuan sosial", "nomor saya", "berapa", "sudah", "belum", "maaf", "tolong", "bisa", "kapan",
-    "di mana", "uang", "kartu", "mbak", "pak", "bu", "hmm", "eh", "anu", "sebentar", "tunggu",
-    "jakarta", "kelurahan", "rumah", "keluarga", "bagus", "oke", "nggak tahu", "hah", "coba lagi",
+    "halo", "selamat pagi", "selamat siang", "mau tanya dong", "apa", "bagaimana", "terima kasih",
+    "bantuan sosial", "berapa", "belum", "maaf", "tolong", "bisa", "kapan",
+    "di mana", "uang", "kartu", "mbak", "pak", "bu", "hmm", "anu", "sebentar", "tunggu",
+    "jakarta", "kelurahan", "rumah", "keluarga", "bagus", "hah", "coba dulu",
 )
+assert not {w for p in OOV_PHRASES for w in p.split()} & set(LEXICON), "an OOV phrase uses a vocabulary word"
+
+# The news subset's lexicon uses 33 phones; these are ours for the ones we lack.
+_NEWS_PHONES = {"E2": ("@",), "NY": ("n", "y"), "AY": ("a", "i"), "AW": ("a", "u"), "EY": ("e", "i"),
+                "OY": ("o", "i"), "KH": ("h",), "F": ("p",), "Z": ("j",), "C": ("j",), "SY": ("s", "y"),
+                "V": ("p",), "Q": ("k",), "X": ("k", "s")}
+NEWS_SPEAKER = "news-SPK00_F"
 
 
 @dataclass(frozen=True)
@@ -58,6 +74,7 @@ class Utt:
     rate: int = 160
     pitch: int = 50
     say: str = ""             # what espeak is asked to say (may hold pauses)
+    phones: tuple[tuple[str, ...], ...] = ()   # per word, when some word is not in LEXICON
 
 
 def load_human(data_dir: Path) -> list[Utt]:
@@ -71,17 +88,56 @@ def load_human(data_dir: Path) -> list[Utt]:
     return utts
 
 
+def _spelled(words: list[str], known: dict[str, tuple[str, ...]] | None = None) -> tuple[tuple[str, ...], ...]:
+    """Per-word phones when a word is outside LEXICON (``known`` first, then the rules)."""
+    if all(w in LEXICON for w in words):
+        return ()
+    return tuple(LEXICON[w] if w in LEXICON else (known or {}).get(w) or g2p(w) for w in words)
+
+
 def load_manifest(path: Path) -> list[Utt]:
-    """TSV ``wav_path<TAB>transcript``; relative paths are relative to the manifest."""
+    """TSV ``wav_path<TAB>transcript``; relative paths are relative to the manifest.
+
+    Words outside the lexicon keep their place in the labels, spelt by the rules:
+    dropping them would teach the network that those sounds are silence."""
     utts = []
     for n, line in enumerate(path.read_text(encoding="utf-8").splitlines()):
         if not line.strip() or line.startswith("#"):
             continue
         wav, _, text = line.partition("\t")
         wav_path = Path(wav) if Path(wav).is_absolute() else path.parent / wav
-        words = [w for w in text.lower().split() if w in LEXICON]
+        words = text.lower().split()
         utts.append(Utt(uid=f"{path.stem}-{n}", speaker=f"extra-{path.stem}", text=" ".join(words),
-                        source="extra", path=str(wav_path)))
+                        source="extra", path=str(wav_path), phones=_spelled(words)))
+    return utts
+
+
+def news_lexicon(data_dir: Path) -> dict[str, tuple[str, ...]]:
+    """The news subset's own pronunciations, in our phone set."""
+    known = set(PHONES)
+    table: dict[str, tuple[str, ...]] = {}
+    for line in (data_dir / "lexicon.txt").read_text(encoding="utf-8").splitlines():
+        word, _, phones = line.partition("\t")
+        out: list[str] = []
+        for ph in phones.split():
+            out.extend(_NEWS_PHONES.get(ph, (ph.lower(),)))
+        if out and all(p in known for p in out):
+            table[word.strip().lower()] = tuple(out)
+    return table
+
+
+def load_news(data_dir: Path) -> list[Utt]:
+    """The one-speaker news subset: whole read sentences, every word labelled (the
+    hotline's words from LEXICON, the rest from the subset's lexicon)."""
+    table = news_lexicon(data_dir)
+    utts = []
+    for line in (data_dir / "transcripts.tsv").read_text(encoding="utf-8").splitlines():
+        fid, _, text = line.partition("\t")
+        words = text.lower().split()
+        if not fid or not words:
+            continue
+        utts.append(Utt(uid=f"news-{fid}", speaker=NEWS_SPEAKER, text=" ".join(words), source="human",
+                        path=str(data_dir / "flac" / f"{fid}.flac"), phones=_spelled(words, table)))
     return utts
 
 
@@ -97,33 +153,51 @@ def _digit_string(rng: np.random.Generator, n: int) -> list[str]:
 
 
 def synth_plan(rng: np.random.Generator, voices: tuple[str, ...], count: int, prefix: str) -> list[Utt]:
-    """Sentences the human set lacks: yes/no, menu, 16-digit NIKs with pauses, OOV."""
+    """Sentences the human set lacks: yes/no (textbook and colloquial), menu, 16-digit
+    NIKs with pauses, digits inside carrier sentences with fillers, the opt-out
+    phrase, OOV."""
     utts = []
     for i in range(count):
         r = rng.random()
         say = ""
-        if r < 0.30:
+        if r < 0.26:
             words = _digit_string(rng, int(rng.integers(1, 8)))
-        elif r < 0.42:
+        elif r < 0.36:
             words = _digit_string(rng, 16)
             groups = [" ".join(words[k:k + 4]) for k in range(0, 16, 4)]
             say = str(rng.choice([", ", ". ", " "])).join(groups)
+        elif r < 0.45:
+            # "NIK saya tiga satu tujuh dua, eh, nol satu ..."
+            words = str(rng.choice(CARRIER_LEADS)).split() if rng.random() < 0.8 else []
+            for k in range(int(rng.integers(1, 5))):
+                if k and rng.random() < 0.5:
+                    words.append(str(rng.choice(FILLERS)))
+                words += _digit_string(rng, int(rng.integers(1, 5)))
         elif r < 0.62:
-            words = [str(rng.choice(YESNO))]
+            pool = YESNO_COLLOQUIAL if rng.random() < 0.5 else YESNO
+            words = [str(rng.choice(pool))]
             if rng.random() < 0.25:
-                words.append(str(rng.choice(YESNO)))
-        elif r < 0.76:
-            words = [str(rng.choice(MENU))]
-        elif r < 0.86:
+                words.append(str(rng.choice(YESNO + YESNO_COLLOQUIAL)))
+        elif r < 0.74:
+            words = str(rng.choice(MENU + MENU_COLLOQUIAL)).split()
+        elif r < 0.80:
             words = [str(rng.choice(GROUP))]
+        elif r < 0.83:
+            words = OPT_OUT.split()
         else:
             words = [UNK]
             say = str(rng.choice(OOV_PHRASES))
         voice = str(rng.choice(voices))
+        if not say:
+            say = " ".join(_SAY.get(w, w) for w in words)
         utts.append(Utt(uid=f"{prefix}{i:05d}", speaker=f"espeak-{voice}", text=" ".join(words),
                         source="synth", voice=voice, rate=int(rng.integers(110, 210)),
                         pitch=int(rng.integers(15, 85)), say=say or " ".join(words)))
     return utts
+
+
+# How espeak-ng is asked to say a vocabulary word whose spelling it reads wrongly.
+_SAY = {"cs": "se es", "he'eh": "he eh", "[unk]": ""}
 
 
 def espeak(text: str, voice: str, rate: int, pitch: int) -> tuple[np.ndarray, int]:

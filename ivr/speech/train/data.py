@@ -42,14 +42,16 @@ class Job:
     copy: int                  # 0 = first rendering; >0 adds speed perturbation; CLEAN: no channel
 
 
-def label_sequence(text: str) -> tuple[np.ndarray, np.ndarray]:
-    """Optional silence, then each word's phones with optional silence between."""
+def label_sequence(text: str, phones: tuple[tuple[str, ...], ...] = ()) -> tuple[np.ndarray, np.ndarray]:
+    """Optional silence, then each word's phones with optional silence between.
+    ``phones`` (one entry per word) spells words outside LEXICON."""
     words = text.split()
     if not words:
         return np.array([PDF[SILENCE]]), np.array([False])
+    spelled = phones if len(phones) == len(words) else tuple(LEXICON[w] for w in words)
     labels, skip = [PDF[SILENCE]], [True]
-    for w in words:
-        for p in LEXICON[w]:
+    for pron in spelled:
+        for p in pron:
             labels.append(PDF[p])
             skip.append(False)
         labels.append(PDF[SILENCE])
@@ -107,7 +109,7 @@ def _render_chunk(args: tuple[int, int, Sequence[Job], augment.Telephone]) -> li
     out = []
     for job, y in zip(jobs, rendered):
         feats = mfcc(y)
-        labels, skip = label_sequence(job.utt.text)
+        labels, skip = label_sequence(job.utt.text, job.utt.phones)
         if (len(feats) + 2) // 3 < len(labels) - int(skip.sum()):
             continue                       # too short to hold its phones: a bad transcript
         out.append(Example(uid=f"{job.utt.uid}-{job.copy}", speaker=job.utt.speaker,
