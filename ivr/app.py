@@ -159,7 +159,8 @@ def build_hotline(settings: Settings, *, clock=None, recognizer=_FROM_SETTINGS, 
         operator_app=settings.operator_app, operator_target=settings.operator_target,
         operator_wait_s=settings.operator_wait_s,
         office_open=settings.office_open, office_close=settings.office_close, office_days=settings.open_days,
-        min_confidence=settings.min_confidence)
+        min_confidence=settings.min_confidence, yes_margin=settings.yes_margin,
+        no_margin=settings.no_margin)
     runner_cfg = RunnerConfig(
         record_max_ms=settings.record_max_s * 1000, record_silence_s=settings.record_silence_s,
         listen_start_ms=settings.listen_start_s * 1000,

@@ -446,7 +446,8 @@ class _Call:
                                 "alternatives": len(transcript.alternatives),
                                 "decode_s": round(transcript.decode_s, 3)})
         alts = tuple((h.text, h.confidence) for h in transcript.alternatives)
-        return SpeechHeard(self.r.clock(), transcript.text, transcript.confidence, alts, str(path))
+        return SpeechHeard(self.r.clock(), transcript.text, transcript.confidence, alts, str(path),
+                           evidence=tuple(getattr(transcript, "evidence", ())))
 
     async def _listen(self, action: Listen) -> Event:
         """Just after an outbound call is answered: hear whether someone says "halo"

@@ -30,6 +30,10 @@ class Transcript:
 
     ``text`` is "" when nothing was recognised (silence, noise).  ``alternatives``
     holds the n-best list, best first, and includes the best reading.
+    ``evidence`` holds, for a grammar whose answers fall into classes (yes / no),
+    the log score of the best reading inside each class (natural-log units: a
+    difference of 3 means e^3 = 20 times more likely); a class with no reading at
+    all is left out.
     """
 
     text: str
@@ -37,6 +41,7 @@ class Transcript:
     alternatives: tuple[Hypothesis, ...] = ()
     duration_s: float = 0.0
     decode_s: float = 0.0
+    evidence: tuple[tuple[str, float], ...] = ()
 
 
 class Recognizer(Protocol):

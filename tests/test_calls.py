@@ -117,7 +117,7 @@ def test_spoken_nik_in_two_parts_is_read_back_and_confirmed(tmp_path):
     # after ten digits: read back what was heard and ask for the rest
     assert "nik/heard_so_far" in p and "nik/only" in p and "words/sepuluh" in p and "nik/ask_rest" in p
     assert "status/scheduled" in p and p[-1] == "goodbye"
-    assert [g for _, g in recognizer.calls] == ["digits", "digits", "yesno", "menu"]
+    assert [g for _, g in recognizer.calls] == ["digits", "digits", "confirm", "menu"]
     assert call.input_mode == "speech"
     assert call.outcome == "answered"
     speech = [e for e in call.events if e.kind == "speech"]

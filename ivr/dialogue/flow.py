@@ -15,7 +15,9 @@ from typing import Callable
 
 from ivr import nik as nikmod
 from ivr.dialogue import speak
-from ivr.dialogue.understand import NOTHING, Answer, Kind, keys_answer, speech_answer, words_to_digits
+from ivr.dialogue.understand import (
+    NOTHING, YES_NO_GRAMMARS, Answer, Kind, keys_answer, speech_answer, words_to_digits, yes_no_decision, yes_no_margin,
+)
 from ivr.dialogue.vocab import (
     Action, Ask, CallStarted, Context, End, Event, Fault, FollowUp, HungUp, KeysEntered, Lookup,
     LookupDone, NikConfirmed, NoInput, Play, PromptItem, Record, Recorded, SpeechHeard, Spoken, State,
@@ -43,6 +45,12 @@ class FlowConfig:
     # Below this, a spoken yes/no or menu choice is asked again rather than acted on:
     # a wrong "ya" would confirm a wrong NIK.  Digits are always read back instead.
     min_confidence: float = 0.5
+    # A spoken "yes" stands only when the best yes reading beats the best no reading
+    # by this much (natural log: 4 = 55 times likelier); a "no" needs ``no_margin``
+    # the other way.  Closer calls are asked again, offering the keypad and the
+    # spoken digits.  Chosen on benchmarks/asr_bench.py's yes/no sets (MODEL_CARD.md).
+    yes_margin: float = 4.0
+    no_margin: float = 0.0
 
     def office_is_open(self, at: dt.datetime) -> bool:
         return at.weekday() in self.office_days and self.office_open <= at.time() < self.office_close
@@ -154,7 +162,11 @@ class Dialogue:
         if isinstance(event, SpeechHeard):
             if grammar != "digits" and event.confidence < self.cfg.min_confidence:
                 return NOTHING
-            return speech_answer(event.text, grammar)
+            answer = speech_answer(event.text, grammar)
+            if grammar in YES_NO_GRAMMARS:
+                answer = yes_no_decision(answer, yes_no_margin(event.evidence),
+                                         self.cfg.yes_margin, self.cfg.no_margin)
+            return answer
         if isinstance(event, NoInput):
             return None
         return NOTHING
@@ -177,14 +189,16 @@ class Dialogue:
         actions.append(End(self._outcome(ctx)))
         return Step(State.END, tuple(actions), ctx)
 
-    def _fail(self, ctx: Context, retry: Callable[[Context], Step], heard: bool) -> Step:
+    def _fail(self, ctx: Context, retry: Callable[[Context], Step], heard: bool, sorry: bool = True) -> Step:
         """No input or no usable answer: re-prompt more simply, or give up to the fallback."""
         ctx = replace(ctx, tries=ctx.tries + 1)
         if ctx.tries >= self.cfg.max_tries:
             return self._fallback(ctx)
         step = retry(ctx)
-        sorry: PromptItem = "error/not_understood" if heard else "error/not_heard"
-        return replace(step, actions=(Play((sorry,)),) + step.actions)
+        if not sorry:
+            return step
+        item: PromptItem = "error/not_understood" if heard else "error/not_heard"
+        return replace(step, actions=(Play((item,)),) + step.actions)
 
     # --- NIK entry ------------------------------------------------------------------------
     def _nik_question(self, ctx: Context, items: tuple[PromptItem, ...]) -> Ask:
@@ -257,10 +271,10 @@ class Dialogue:
     # --- read-back, confirm and correct --------------------------------------------------
     def _confirm(self, ctx: Context, simple: bool = False) -> Step:
         items = ("confirm/intro", *speak.grouped_digit_ids(ctx.nik), "confirm/ask_simple" if simple else "confirm/ask")
-        return Step(State.CONFIRM, (Ask(items, "yesno", speech=self.cfg.speech),), ctx)
+        return Step(State.CONFIRM, (Ask(items, "confirm", speech=self.cfg.speech),), ctx)
 
     def _on_confirm(self, ctx: Context, event: Event) -> Step:
-        answer = self._answer(event, "yesno")
+        answer = self._answer(event, "confirm")
         kind = answer.kind if answer else Kind.NOTHING
         if kind is Kind.YES:
             training = () if ctx.corrected else tuple(
@@ -271,6 +285,11 @@ class Dialogue:
             return self._fix_which(replace(ctx, tries=0))
         if kind is Kind.REPEAT:
             return self._confirm(ctx)
+        if kind is Kind.UNSURE:
+            # Heard a yes or a no, but not clearly enough to look a NIK up on it:
+            # ask for the keys (or the spoken digits, which the line hears best).
+            return self._fail(ctx, lambda c: Step(State.CONFIRM, (
+                Ask(("confirm/unsure",), "confirm", speech=self.cfg.speech),), c), heard=False, sorry=False)
         if kind is Kind.OPERATOR:
             return self._to_operator(replace(ctx, tries=0), event)
         return self._fail(ctx, lambda c: self._confirm(c, simple=True), heard=answer is not None)

@@ -18,12 +18,19 @@ DIGIT_WORDS = {
 # the grammar may not offer these words, but a bigger model may produce them.
 REPEAT_WORDS = {"dobel": 2, "double": 2, "tripel": 3, "triple": 3}
 
-YES_WORDS = {"ya", "iya", "betul", "benar", "bener", "yes"}
-NO_WORDS = {"tidak", "bukan", "salah", "nggak", "enggak", "tak"}
+# Textbook words first, then what Jakarta says (colloquial, Betawi "kagak"/"iye",
+# Javanese-influenced "ndak"); README "Words the line understands" lists them.
+YES_WORDS = {"ya", "iya", "betul", "benar", "yes", "bener", "iye", "he'eh", "yoi", "oke"}
+NO_WORDS = {"tidak", "bukan", "salah", "tak", "nggak", "enggak", "gak", "ga", "kagak", "ndak"}
+# At the NIK read-back ("confirm", a yes/no question) "satu"/"dua" mean the keys 1/2:
+# the digit models learnt from human voices, so they are the surest spoken answer.
+YES_DIGIT, NO_DIGIT = "satu", "dua"
+YES_NO_GRAMMARS = ("yesno", "confirm")
 REPEAT = {"ulangi", "ulang"}
-OPERATOR = {"petugas", "operator"}
+REPEAT_PHRASES = (("sekali", "lagi"),)
+OPERATOR = {"petugas", "operator", "cs"}
 REPORT = {"lapor", "laporan", "melapor"}
-DONE = {"selesai", "cukup", "sudah"}
+DONE = {"selesai", "cukup", "sudah", "udah"}
 ALL = {"semua", "semuanya"}
 # "jangan telepon lagi" (don't call again) or "berhenti" (stop): off future campaigns.
 OPT_OUT_PHRASES = ("jangan telepon lagi", "jangan telpon lagi", "berhenti")
@@ -44,6 +51,7 @@ class Kind(str, Enum):
     MESSAGE = "message"
     RESTART = "restart"
     OPT_OUT = "opt_out"
+    UNSURE = "unsure"      # a yes or no heard without a clear margin over the other
     NOTHING = "nothing"    # nothing usable
 
 
@@ -75,6 +83,34 @@ def _words(text: str) -> list[str]:
     return [w for w in text.lower().split() if w != "[unk]"]
 
 
+def _has_phrase(words: list[str], phrase: tuple[str, ...]) -> bool:
+    n = len(phrase)
+    return any(tuple(words[i:i + n]) == phrase for i in range(len(words) - n + 1))
+
+
+def yes_no_margin(evidence: tuple[tuple[str, float], ...]) -> float | None:
+    """Log score of the best "yes" reading minus that of the best "no" reading
+    (``Transcript.evidence``); None when the recogniser gave no such evidence.
+    A class the recogniser could not fit at all counts as infinitely unlikely."""
+    scores = dict(evidence)
+    if "yes" not in scores and "no" not in scores:
+        return None
+    return scores.get("yes", float("-inf")) - scores.get("no", float("-inf"))
+
+
+def yes_no_decision(answer: Answer, margin: float | None, yes_margin: float, no_margin: float) -> Answer:
+    """Safe by construction: a YES stands only when the best "yes" reading beats the
+    best "no" reading by ``yes_margin`` (natural-log units); a NO only when it is at
+    least ``no_margin`` ahead the other way.  Anything closer is UNSURE (ask again,
+    offering the keypad).  Without evidence (keypad, another recogniser) the answer
+    stands as it is."""
+    if margin is None or answer.kind not in (Kind.YES, Kind.NO):
+        return answer
+    if answer.kind is Kind.YES:
+        return answer if margin >= yes_margin else Answer(Kind.UNSURE)
+    return answer if -margin >= no_margin else Answer(Kind.UNSURE)
+
+
 def keys_answer(keys: str, grammar: str) -> Answer:
     """Meaning of keypad input for a question kind."""
     if not keys:
@@ -89,7 +125,7 @@ def keys_answer(keys: str, grammar: str) -> Answer:
         return Answer(Kind.OPERATOR)
     if key == "9":
         return Answer(Kind.REPEAT)
-    if grammar == "yesno":
+    if grammar in YES_NO_GRAMMARS:
         return {"1": Answer(Kind.YES), "2": Answer(Kind.NO)}.get(key, NOTHING)
     if grammar == "menu":
         return {"2": Answer(Kind.REPORT)}.get(key, NOTHING)
@@ -118,11 +154,14 @@ def speech_answer(text: str, grammar: str) -> Answer:
         if digits:
             return Answer(Kind.DIGITS, digits)
         return Answer(Kind.REPEAT) if any(w in REPEAT for w in words) else NOTHING
-    if any(w in REPEAT for w in words):
+    if any(w in REPEAT for w in words) or any(_has_phrase(words, p) for p in REPEAT_PHRASES):
         return Answer(Kind.REPEAT)
-    if grammar in ("yesno", "reminder"):
-        yes = any(w in YES_WORDS for w in words)
-        no = any(w in NO_WORDS for w in words)
+    if grammar in YES_NO_GRAMMARS or grammar == "reminder":
+        # "tidak benar", "nggak bener": a negated yes is a no.
+        negated = any(a in NO_WORDS and b in YES_WORDS for a, b in zip(words, words[1:]))
+        digits = grammar == "confirm"
+        yes = any(w in YES_WORDS or (digits and w == YES_DIGIT) for w in words) and not negated
+        no = any(w in NO_WORDS or (digits and w == NO_DIGIT) for w in words)
         if yes != no:                       # "ya ... tidak" is not an answer
             return Answer(Kind.YES if yes else Kind.NO)
         return NOTHING

@@ -64,6 +64,7 @@ class SpeechHeard:
     confidence: float
     alternatives: tuple[tuple[str, float], ...] = ()
     recording: str = ""          # the recording it came from (for training data)
+    evidence: tuple[tuple[str, float], ...] = ()   # best log score per answer class (yes / no)
 
 
 @dataclass(frozen=True)

@@ -142,7 +142,7 @@ def register(subparsers) -> None:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--model", type=Path, default=None, help="Vosk model directory (default: bundled)")
     common.add_argument("--grammars", type=Path, default=None, help="grammar folder (default: grammars/)")
-    common.add_argument("--grammar", default="digits", help="grammar name (digits, yesno, menu, group; '' = all words)")
+    common.add_argument("--grammar", default="digits", help="grammar name (digits, yesno, confirm, menu, group; '' = all words)")
     tr = asr_sub.add_parser("transcribe", parents=[common], help="transcribe WAV files, one JSON line each")
     tr.add_argument("files", nargs="+")
     tr.set_defaults(func=cmd_transcribe)

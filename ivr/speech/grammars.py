@@ -3,6 +3,16 @@
 The repository's ``grammars/`` folder is the source of truth.  The same lists are
 kept here as a fallback so that an installed package (which does not ship the
 top-level folder) still restricts each question to its own words.
+
+A grammar may have a companion ``grammars/<name>.meta.json``:
+
+* ``"classes"``: named sets of its phrases that mean the same answer (``yes``,
+  ``no``).  The recogniser scores the best reading inside each class with a
+  decode of its own and reports the scores as ``Transcript.evidence``, so the
+  dialogue can ask for a clear margin between "yes" and "no" (the n-best list
+  rarely holds the losing answer: the lattice beam prunes it);
+* ``"costs"``: a cost per word, a prior against it in the grammar's graph (a word
+  with cost 2 must explain the audio e^2 times better than its rival to win).
 """
 
 from __future__ import annotations
@@ -10,15 +20,40 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from dataclasses import dataclass, field
+
 from ivr.errors import RecognizerError
+
+_YES = ("ya", "iya", "betul", "benar", "iye", "he'eh", "yoi", "bener", "oke")
+_NO = ("tidak", "bukan", "salah", "nggak", "enggak", "gak", "ga", "kagak", "ndak",
+       "tidak benar", "tidak betul", "nggak bener", "gak bener")
+_CONTROL = ("ulangi", "ulang", "sekali lagi", "petugas", "operator", "cs", "[unk]")
 
 BUILTIN: dict[str, tuple[str, ...]] = {
     "digits": ("nol", "kosong", "satu", "dua", "tiga", "empat", "lima", "enam", "tujuh", "delapan",
                "sembilan", "petugas", "ulangi", "[unk]"),
-    "yesno": ("ya", "iya", "betul", "benar", "tidak", "bukan", "salah", "ulangi", "petugas", "[unk]"),
-    "menu": ("ulangi", "lapor", "petugas", "selesai", "[unk]"),
+    "yesno": _YES + _NO + _CONTROL,
+    # The NIK read-back: yes/no, or "satu"/"dua" for the keys 1/2 (digits are the
+    # words the model learnt from the most human voices).
+    "confirm": _YES + ("satu",) + _NO + ("dua",) + _CONTROL,
+    "menu": ("ulangi", "ulang", "sekali lagi", "lapor", "petugas", "operator", "cs", "selesai", "udah",
+             "sudah", "cukup", "[unk]"),
     "group": ("satu", "dua", "tiga", "empat", "semua", "petugas", "[unk]"),
     "reminder": ("ya", "iya", "ulangi", "petugas", "jangan telepon lagi", "berhenti", "[unk]"),
+}
+
+
+
+
+@dataclass(frozen=True)
+class GrammarMeta:
+    classes: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    costs: dict[str, float] = field(default_factory=dict)
+
+
+BUILTIN_META: dict[str, GrammarMeta] = {
+    "yesno": GrammarMeta(classes={"yes": _YES, "no": _NO}),
+    "confirm": GrammarMeta(classes={"yes": _YES + ("satu",), "no": _NO + ("dua",)}),
 }
 
 
@@ -35,6 +70,8 @@ def load_grammars(grammars_dir: Path | None) -> dict[str, tuple[str, ...]]:
             raise RecognizerError(f"grammars directory {directory} does not exist")
         return found
     for path in sorted(directory.glob("*.json")):
+        if path.name.endswith(".meta.json"):
+            continue
         try:
             phrases = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
@@ -42,4 +79,23 @@ def load_grammars(grammars_dir: Path | None) -> dict[str, tuple[str, ...]]:
         if not isinstance(phrases, list) or not all(isinstance(p, str) for p in phrases):
             raise RecognizerError(f"grammar {path} must be a JSON list of strings")
         found[path.stem] = tuple(" ".join(p.lower().split()) for p in phrases if p.strip())
+    return found
+
+
+def load_grammar_meta(grammars_dir: Path | None) -> dict[str, GrammarMeta]:
+    """Read every ``<name>.meta.json``; the built-in ones stand where none is given."""
+    found = dict(BUILTIN_META)
+    directory = grammars_dir if grammars_dir is not None else default_grammars_dir()
+    if not directory.is_dir():
+        return found
+    for path in sorted(directory.glob("*.meta.json")):
+        name = path.name[: -len(".meta.json")]
+        try:
+            raw = json.loads(path.read_text(encoding="utf-8"))
+            classes = {str(k): tuple(" ".join(str(p).lower().split()) for p in v)
+                       for k, v in raw.get("classes", {}).items()}
+            costs = {str(k).lower(): float(v) for k, v in raw.get("costs", {}).items()}
+        except (OSError, ValueError, TypeError, AttributeError) as exc:
+            raise RecognizerError(f"grammar description {path} is not valid: {exc}") from exc
+        found[name] = GrammarMeta(classes=classes, costs=costs)
     return found

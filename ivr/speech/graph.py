@@ -32,7 +32,7 @@ import math
 import struct
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Iterable, Mapping, Sequence
 
 from ivr.speech.lexicon import DIGIT_WORDS, UNK
 
@@ -196,8 +196,15 @@ class _Builder:
         self.arc(mid, exit_tid, 0, 0.0, dst)
 
 
-def build_hclg(spec: GraphSpec, phrases: Sequence[Sequence[str]]) -> Fst:
+def build_hclg(spec: GraphSpec, phrases: Sequence[Sequence[str]], *,
+               costs: Mapping[str, float] | None = None, require_word: bool = False) -> Fst:
     """HCLG accepting any sequence (including none) of ``phrases``.
+
+    ``costs`` adds a cost (in the decoder's log units) on entering a word: a prior
+    against it, so that it wins only with that much more acoustic evidence.
+    ``require_word`` leaves out the empty reading: only "done" is final, so the
+    decoder must find the best path through at least one phrase (the evidence
+    decodes of ``ivr.speech.recognizer`` use it to score one class of answers).
 
     States: ``start`` -(optional silence)-> ``ready`` -(a phrase)-> ``done``
     -(optional silence)-> ``ready`` ...; all three are final.  Words missing from
@@ -224,7 +231,7 @@ def build_hclg(spec: GraphSpec, phrases: Sequence[Sequence[str]]) -> Fst:
         src = ready
         for i, word in enumerate(phrase):
             pron = spec.lexicon[word]
-            cost = spec.word_cost + (spec.unk_cost if word == UNK else 0.0)
+            cost = spec.word_cost + (spec.unk_cost if word == UNK else 0.0) + (costs or {}).get(word, 0.0)
             if i == len(phrase) - 1:
                 dst = done
             else:
@@ -241,6 +248,12 @@ def build_hclg(spec: GraphSpec, phrases: Sequence[Sequence[str]]) -> Fst:
             if word not in allowed and word not in DIGIT_WORDS and word in spec.words and pron:
                 b.phones(ready, pron, spec, spec.words[UNK], cost, done)
     finals = {start: 0.0, ready: 0.0, done: 0.0}
+    if require_word:
+        # Trailing silence may not lead back to "ready" (final there would let the
+        # empty reading in again): it gets a final state of its own.
+        tail = b.state()
+        b.silence(done, tail, spec)
+        finals = {done: 0.0, tail: 0.0}
     return Fst(num_states=b.num_states, start=start, finals=finals, arcs=tuple(b.arcs))
 
 

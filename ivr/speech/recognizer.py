@@ -14,6 +14,13 @@ safe.  How a grammar is honoured depends on what the model directory offers:
 
 Confidence is the posterior of the chosen text among the n-best readings (scores
 turned into probabilities, readings that differ only by ``[unk]`` merged).
+
+For a grammar whose phrases fall into classes (``grammars/<name>.meta.json``, e.g.
+yes / no), each class also gets a graph of its own that must pass through one of
+its phrases; decoding the same audio with each gives the score of the best "yes"
+and of the best "no" reading (``Transcript.evidence``), however far apart they
+are.  The n-best list cannot give that: the lattice beam usually leaves a single
+reading.  This costs one extra decode per class (compiled models only).
 """
 
 from __future__ import annotations
@@ -33,7 +40,7 @@ import soundfile as sf
 from ivr.errors import RecognizerError
 from ivr.ports import Hypothesis, Transcript
 from ivr.speech import graph as g
-from ivr.speech.grammars import load_grammars
+from ivr.speech.grammars import load_grammar_meta, load_grammars
 from ivr.speech.lexicon import UNK
 
 log = logging.getLogger(__name__)
@@ -130,6 +137,8 @@ class VoskRecognizer:
         _check_model_dir(self.model_dir)
         self._vosk = _import_vosk()
         self.grammars = load_grammars(grammars_dir)
+        self.meta = load_grammar_meta(grammars_dir)
+        self._classes: dict[str, dict[str, object]] = {}   # grammar -> class -> model
         self._full = _load_model(self._vosk, self.model_dir)
         self._models: dict[str, object] = {FULL: self._full}
         self._runtime = (self.model_dir / "graph/HCLr.fst").is_file()
@@ -158,16 +167,25 @@ class VoskRecognizer:
                                 name, sorted(set(unknown)))
                 if not usable:
                     raise RecognizerError(f"grammar {name!r} has no word the model knows")
-                staged = tmp / name
-                (staged / "graph").mkdir(parents=True)
-                (staged / "am").symlink_to(self.model_dir.resolve() / "am")
-                (staged / "conf").symlink_to(self.model_dir.resolve() / "conf")
-                shutil.copy(self.model_dir / "graph/words.txt", staged / "graph/words.txt")
-                g.write_vector_fst(g.build_hclg(spec, usable), staged / "graph/HCLG.fst")
-                # Vosk reads everything in its constructor, so the staging folder can go.
-                self._models[name] = _load_model(self._vosk, staged)
+                meta = self.meta.get(name)
+                costs = meta.costs if meta else {}
+                self._models[name] = self._stage(tmp / name, g.build_hclg(spec, usable, costs=costs))
+                for cls, members in (meta.classes if meta else {}).items():
+                    inside = [p for p in usable if " ".join(p) in set(members)]
+                    if inside:
+                        self._classes.setdefault(name, {})[cls] = self._stage(
+                            tmp / f"{name}.{cls}", g.build_hclg(spec, inside, require_word=True))
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
+
+    def _stage(self, staged: Path, fst: g.Fst):
+        (staged / "graph").mkdir(parents=True)
+        (staged / "am").symlink_to(self.model_dir.resolve() / "am")
+        (staged / "conf").symlink_to(self.model_dir.resolve() / "conf")
+        shutil.copy(self.model_dir / "graph/words.txt", staged / "graph/words.txt")
+        g.write_vector_fst(fst, staged / "graph/HCLG.fst")
+        # Vosk reads everything in its constructor, so the staging folder can go.
+        return _load_model(self._vosk, staged)
 
     # --- decoding -----------------------------------------------------------------------
 
@@ -188,17 +206,26 @@ class VoskRecognizer:
             rec = self._vosk.KaldiRecognizer(model, float(rate))
             if self.mode == "filter" and grammar != FULL:
                 allowed = {w for p in self.grammars[grammar] for w in p.split()}
-        rec.SetMaxAlternatives(MAX_ALTERNATIVES)
         data = level(samples, rate).astype("<i2").tobytes()
-        step = rate * 2                         # feed 0.5 s at a time (2 bytes per sample)
-        for i in range(0, len(data), step):
-            rec.AcceptWaveform(data[i:i + step])
-        result = json.loads(rec.FinalResult())
+        result = _decode(rec, data, rate)
         hyps = _hypotheses(result, allowed)
         best = hyps[0] if hyps else Hypothesis("", 0.0)
+        evidence = []
+        for cls, class_model in self._classes.get(grammar, {}).items():
+            alts = _decode(self._vosk.KaldiRecognizer(class_model, float(rate)), data, rate).get("alternatives")
+            if alts:
+                evidence.append((cls, round(max(float(a.get("confidence", 0.0)) for a in alts), 3)))
         return Transcript(text=best.text, confidence=best.confidence, alternatives=tuple(hyps),
                           duration_s=len(samples) / rate if rate else 0.0,
-                          decode_s=time.perf_counter() - started)
+                          decode_s=time.perf_counter() - started, evidence=tuple(evidence))
+
+
+def _decode(rec, data: bytes, rate: int) -> dict:
+    rec.SetMaxAlternatives(MAX_ALTERNATIVES)
+    step = rate * 2                             # feed 0.5 s at a time (2 bytes per sample)
+    for i in range(0, len(data), step):
+        rec.AcceptWaveform(data[i:i + step])
+    return json.loads(rec.FinalResult())
 
 
 def _hypotheses(result: dict, allowed: set[str] | None) -> list[Hypothesis]:
