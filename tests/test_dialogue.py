@@ -8,7 +8,9 @@ import pytest
 
 from ivr import nik as nikmod
 from ivr.dialogue.flow import Dialogue, FlowConfig, answer_items
-from ivr.dialogue.understand import Kind, keys_answer, speech_answer, words_to_digits
+from ivr.dialogue.understand import (
+    Answer, Kind, keys_answer, speech_answer, words_to_digits, yes_no_decision, yes_no_margin,
+)
 from ivr.dialogue.vocab import (
     Ask, CallStarted, End, FollowUp, HungUp, KeysEntered, Lookup, LookupDone, NikConfirmed, NoInput,
     Play, SpeechHeard, Spoken, State, Transfer,
@@ -214,3 +216,85 @@ def test_saying_ulangi_after_wrong_digits_starts_over():
     assert step.context.digits == "" and "nik/start_over" in prompts(step)
     step = run(Dialogue(), keys("3172"), NoInput(AT), keys("*"))
     assert step.context.digits == "" and "nik/start_over" in prompts(step)
+
+
+# --- yes/no at the NIK read-back: safe by construction (issue 12) -----------------------
+
+def heard(text, yes, no, conf=1.0):
+    """A spoken answer with the recogniser's per-class evidence (best log scores)."""
+    return SpeechHeard(AT, text, conf, (), "r", evidence=(("yes", yes), ("no", no)))
+
+
+def test_yes_with_a_clear_margin_looks_up():
+    step = run(Dialogue(), keys(NIK), heard("iya", yes=40.0, no=30.0))
+    assert step.state is State.LOOKUP
+
+
+@pytest.mark.parametrize("yes,no", [(31.0, 30.0), (30.0, 30.0), (33.9, 30.0)])
+def test_yes_without_a_clear_margin_offers_the_keypad_and_never_looks_up(yes, no):
+    # "tidak" heard as "iya" with full n-best confidence: the evidence decode still
+    # shows the "no" reading close behind, so nothing is looked up.
+    step = run(Dialogue(), keys(NIK), heard("iya", yes=yes, no=no))
+    assert step.state is State.CONFIRM
+    assert not any(isinstance(a, Lookup) for a in step.actions)
+    assert prompts(step) == ["confirm/unsure"]
+    assert step.actions[-1].grammar == "confirm"
+    step = Dialogue().handle(step.state, step.context, keys("1"))
+    assert step.state is State.LOOKUP
+
+
+def test_no_against_the_evidence_is_unsure_but_a_clear_no_corrects():
+    step = run(Dialogue(), keys(NIK), heard("tidak", yes=35.0, no=30.0))
+    assert step.state is State.CONFIRM and prompts(step) == ["confirm/unsure"]
+    step = run(Dialogue(), keys(NIK), heard("tidak", yes=25.0, no=30.0))
+    assert step.state is State.FIX_WHICH
+
+
+def test_unsure_answers_count_as_failed_tries():
+    step = run(Dialogue(FlowConfig(max_tries=2)), keys(NIK), heard("ya", 30.5, 30.0), heard("ya", 30.5, 30.0))
+    assert step.state is State.FALLBACK
+
+
+def test_margins_are_configurable():
+    step = run(Dialogue(FlowConfig(yes_margin=0.5)), keys(NIK), heard("iya", yes=31.0, no=30.0))
+    assert step.state is State.LOOKUP
+
+
+def test_spoken_satu_dua_answer_the_read_back():
+    assert run(Dialogue(), keys(NIK), heard("satu", yes=40.0, no=20.0)).state is State.LOOKUP
+    assert run(Dialogue(), keys(NIK), heard("dua", yes=20.0, no=40.0)).state is State.FIX_WHICH
+    # ... but only there: at another yes/no question a digit is not an answer.
+    assert speech_answer("satu", "yesno").kind is Kind.NOTHING
+    assert speech_answer("satu", "confirm").kind is Kind.YES
+    assert keys_answer("1", "confirm").kind is Kind.YES and keys_answer("2", "confirm").kind is Kind.NO
+
+
+def test_without_evidence_the_confidence_rule_still_applies():
+    assert yes_no_margin(()) is None
+    assert run(Dialogue(), keys(NIK), said("ya", conf=0.8)).state is State.LOOKUP
+
+
+def test_decision_rule():
+    yes, no = Answer(Kind.YES), Answer(Kind.NO)
+    assert yes_no_decision(yes, 4.0, 4.0, 0.0) == yes
+    assert yes_no_decision(yes, 3.99, 4.0, 0.0).kind is Kind.UNSURE
+    assert yes_no_decision(no, -0.1, 4.0, 0.0) == no
+    assert yes_no_decision(no, 0.1, 4.0, 0.0).kind is Kind.UNSURE
+    assert yes_no_decision(yes, None, 4.0, 0.0) == yes
+    assert yes_no_margin((("yes", 10.0),)) == float("inf")
+    assert yes_no_margin((("no", 10.0),)) == float("-inf")
+
+
+@pytest.mark.parametrize("text,grammar,kind", [
+    ("nggak", "yesno", Kind.NO), ("enggak", "yesno", Kind.NO), ("gak", "yesno", Kind.NO),
+    ("ga", "yesno", Kind.NO), ("kagak", "yesno", Kind.NO), ("ndak", "yesno", Kind.NO),
+    ("iye", "yesno", Kind.YES), ("he'eh", "yesno", Kind.YES), ("yoi", "yesno", Kind.YES),
+    ("bener", "yesno", Kind.YES), ("oke", "yesno", Kind.YES),
+    ("tidak benar", "yesno", Kind.NO), ("nggak bener", "confirm", Kind.NO),
+    ("ulang", "menu", Kind.REPEAT), ("sekali lagi", "menu", Kind.REPEAT), ("sekali lagi", "yesno", Kind.REPEAT),
+    ("operator", "menu", Kind.OPERATOR), ("cs", "menu", Kind.OPERATOR),
+    ("udah", "menu", Kind.DONE), ("cukup", "menu", Kind.DONE),
+    ("jangan telepon lagi", "yesno", Kind.OPT_OUT),
+])
+def test_jakartas_own_words(text, grammar, kind):
+    assert speech_answer(text, grammar).kind is kind

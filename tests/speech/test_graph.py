@@ -94,3 +94,32 @@ def test_other_words_are_heard_as_unk_only_where_the_grammar_allows_unk():
     assert not _accepts(g.build_hclg(spec, [["satu"]]), ya)
     # Digits are never garbage: a yes/no question does not swallow answers into them.
     assert not _accepts(g.build_hclg(spec, [["ya"], ["[unk]"]]), satu)
+
+
+def test_require_word_leaves_out_the_empty_reading_but_keeps_trailing_silence():
+    spec = g.GraphSpec.load(default_model_dir())
+    silence = _frames(spec, ["sil"])
+    ya_then_pause = _frames(spec, ["sil", "y", "a", "sil"])
+    free = g.build_hclg(spec, [["ya"], ["iya"]])
+    forced = g.build_hclg(spec, [["ya"], ["iya"]], require_word=True)
+    assert _accepts(free, silence) and not _accepts(forced, silence)
+    assert _accepts(forced, ya_then_pause) and _accepts(forced, _frames(spec, ["y", "a"]))
+
+
+def test_word_costs_ride_on_the_arc_into_the_word():
+    spec = g.GraphSpec.load(default_model_dir())
+    fst = g.build_hclg(spec, [["ya"], ["tidak"]], costs={"ya": 2.5})
+    into = {a.olabel: a.weight for a in fst.arcs if a.olabel}
+    assert into[spec.words["ya"]] == pytest.approx(spec.word_cost + 2.5)
+    assert into[spec.words["tidak"]] == pytest.approx(spec.word_cost)
+
+
+def test_g2p_spells_indonesian_with_the_models_phones():
+    from ivr.speech.lexicon import LEXICON, PHONES, g2p, pronounce
+
+    assert g2p("nggak") == LEXICON["nggak"]
+    assert g2p("nyanyi") == ("n", "y", "a", "n", "y", "i")
+    assert g2p("syarat") == ("s", "y", "a", "r", "a", "t")
+    assert g2p("kagak") == LEXICON["kagak"] and g2p("ndak") == LEXICON["ndak"]
+    assert pronounce("telepon") == LEXICON["telepon"]          # the table's /e/, not the rules' schwa
+    assert set(g2p("penyelewengan-x'9")) <= set(PHONES)

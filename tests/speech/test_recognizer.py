@@ -156,3 +156,36 @@ def test_quiet_caller_is_still_understood(recognizer, data_dir):
     samples, rate = read_audio(data_dir / "digits_andy.wav")
     quiet = (samples.astype(np.float64) * 10 ** (-40 / 20)).round().astype(np.int16)
     assert recognizer.recognize_samples(quiet, rate, "digits").text == "satu dua tiga"
+
+
+def test_yes_no_evidence_scores_both_answers(recognizer, data_dir):
+    # The best "yes" and the best "no" reading are scored for every yes/no answer,
+    # so the dialogue can demand a margin: the right class wins on each held-out voice.
+    for wav, winner in (("yes_andy.wav", "yes"), ("yes_annie.wav", "yes"),
+                        ("no_mike.wav", "no"), ("no_female3.wav", "no")):
+        got = recognizer.recognize(data_dir / wav, "confirm")
+        scores = dict(got.evidence)
+        assert set(scores) == {"yes", "no"}, wav
+        loser = "no" if winner == "yes" else "yes"
+        assert scores[winner] > scores[loser], (wav, scores)
+    assert recognizer.recognize(data_dir / "digits_mike.wav", "digits").evidence == ()
+
+
+def test_confirm_grammar_takes_satu_and_dua(recognizer, data_dir):
+    got = recognizer.recognize(data_dir / "digits_mike_16k_stereo.wav", "confirm")   # "dua tiga"
+    assert "dua" in got.text.split() and "tiga" not in got.text.split()
+    assert dict(got.evidence)["no"] > dict(got.evidence)["yes"]
+
+
+def test_grammar_meta_files(tmp_path):
+    from ivr.speech.grammars import load_grammar_meta, load_grammars
+
+    (tmp_path / "yesno.json").write_text('["ya", "tidak"]', encoding="utf-8")
+    (tmp_path / "yesno.meta.json").write_text('{"classes": {"yes": ["ya"], "no": ["tidak"]}, '
+                                              '"costs": {"ya": 1.5}}', encoding="utf-8")
+    assert "yesno.meta" not in load_grammars(tmp_path)
+    meta = load_grammar_meta(tmp_path)["yesno"]
+    assert meta.classes == {"yes": ("ya",), "no": ("tidak",)} and meta.costs == {"ya": 1.5}
+    (tmp_path / "yesno.meta.json").write_text('{"costs": {"ya": "lots"}}', encoding="utf-8")
+    with pytest.raises(RecognizerError, match="yesno.meta.json"):
+        load_grammar_meta(tmp_path)
