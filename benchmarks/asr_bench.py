@@ -2,6 +2,19 @@
 
     python benchmarks/asr_bench.py [--model DIR] [--human-dir DIR] [--keep DIR]
 
+First, yes/no as the NIK read-back decides it (``ivr.dialogue.understand``: a yes
+must beat the best no reading by ``FlowConfig.yes_margin``), false-yes first:
+  * human "no" and "yes" words of the news subset's one speaker (cut from its
+    sentences, ``benchmarks/news_words.py``).  Never a speaker-held-out figure: one
+    voice, and a model built with the subset has heard it (the header says which);
+  * held-out human speakers' isolated "satu"/"dua", the spoken keys the read-back
+    also takes (``confirm`` grammar);
+  * held-out synthetic voices saying textbook and Jakarta's colloquial yes/no words
+    through telephone channels; with a sweep of the margin.
+Then digits inside carrier sentences ("NIK saya ...", fillers between groups,
+held-out synthetic voices; digit-word accuracy), human strings through G.711 and
+GSM alone, and colloquial menu words.
+
 Test sets (all speakers/voices held out from training by ``ivr model build``):
   * human isolated digits and connected strings of the held-out human speakers,
     each through a telephone channel (band-pass, noise, codec; fixed seed), and
@@ -21,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import re
+from dataclasses import dataclass, field
 import sys
 import tempfile
 from pathlib import Path
@@ -31,13 +45,22 @@ import soundfile as sf
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from ivr.dialogue.understand import NO_WORDS, YES_WORDS  # noqa: E402
+from ivr.dialogue.flow import FlowConfig  # noqa: E402
+from ivr.dialogue.understand import (  # noqa: E402
+    NO_WORDS, YES_WORDS, Kind, speech_answer, words_to_digits, yes_no_decision, yes_no_margin,
+)
+from ivr.speech.lexicon import COLLOQUIAL_MENU, COLLOQUIAL_NO, COLLOQUIAL_YES  # noqa: E402
 from ivr.speech import evaluate  # noqa: E402
 from ivr.speech.lexicon import DIGIT_WORDS  # noqa: E402
 from ivr.speech.recognizer import default_model_dir, load_recognizer  # noqa: E402
 from ivr.speech.train import augment, corpus  # noqa: E402
 
+import news_words  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
+
 RATE = 8000
+NEWS_DIR = ROOT.parent / "shared/data/indsp-news-tts-subset"
+HUMAN_NO = {"tidak", "bukan", "salah"}
+HUMAN_YES = {"ya", "iya", "benar", "betul"}
 
 
 def _write(path: Path, x: np.ndarray) -> Path:
@@ -105,12 +128,28 @@ def synth_sets(tmp: Path, rng: np.random.Generator, count: int):
                              [DIGIT_WORDS[int(d)] for d in rng.integers(len(DIGIT_WORDS), size=int(rng.integers(1, 8)))]),
                             ("synthetic yes/no (phone)", [str(rng.choice(corpus.YESNO))]),
                             ("synthetic menu (phone)", [str(rng.choice(corpus.MENU))])):
-            x, r = corpus.espeak(" ".join(words), voice, rate, pitch)
+            x, r = corpus.espeak(" ".join(corpus._SAY.get(w, w) for w in words), voice, rate, pitch)
             y, gsm = augment.telephone(x, r, rng, augment.Telephone())
             if gsm:
                 y = augment.gsm_batch([y])[0]
             sets[name].append((_write(tmp / f"syn{i:03d}-{len(sets[name])}-{name[10:13]}.wav", y), " ".join(words)))
     return sets
+
+
+def colloquial_menu_set(tmp: Path, rng: np.random.Generator, count: int) -> list[tuple[Path, str]]:
+    """Jakarta's menu words (held-out synthetic voices, phone channel); own random
+    stream, so the other sets stay comparable with earlier runs."""
+    rows = []
+    for i in range(count):
+        voice = corpus.HELDOUT_VOICES[i % len(corpus.HELDOUT_VOICES)]
+        words = str(rng.choice(COLLOQUIAL_MENU)).split()
+        x, r = corpus.espeak(" ".join(corpus._SAY.get(w, w) for w in words), voice, int(rng.integers(120, 200)),
+                             int(rng.integers(20, 80)))
+        y, gsm = augment.telephone(x, r, rng, augment.Telephone())
+        if gsm:
+            y = augment.gsm_batch([y])[0]
+        rows.append((_write(tmp / f"colmenu{i:03d}.wav", y), " ".join(words)))
+    return rows
 
 
 def level_sweep(rec, human_dir: Path, rng: np.random.Generator, n: int = 40) -> None:
@@ -147,6 +186,147 @@ def noise_set(tmp: Path, rng: np.random.Generator, count: int) -> list[Path]:
     return out
 
 
+# --- yes/no as the line decides it ------------------------------------------------------
+
+@dataclass
+class YesNoTally:
+    no: int = 0
+    yes: int = 0
+    false_yes_text: int = 0      # a spoken no transcribed as a yes word
+    false_yes: int = 0           # ... and acted on as a yes by the read-back rule
+    no_right: int = 0
+    no_unsure: int = 0
+    false_no: int = 0
+    yes_right: int = 0
+    yes_unsure: int = 0
+    margins: list = field(default_factory=list)   # (truth, margin, text kind)
+
+    def add(self, truth: str, got, grammar: str, cfg: FlowConfig) -> None:
+        answer = speech_answer(got.text, grammar)
+        margin = yes_no_margin(got.evidence)
+        decided = yes_no_decision(answer, margin, cfg.yes_margin, cfg.no_margin).kind
+        self.margins.append((truth, margin, answer.kind))
+        if truth == "no":
+            self.no += 1
+            self.false_yes_text += answer.kind is Kind.YES
+            self.false_yes += decided is Kind.YES
+            self.no_right += decided is Kind.NO
+            self.no_unsure += decided is Kind.UNSURE
+        else:
+            self.yes += 1
+            self.false_no += decided is Kind.NO
+            self.yes_right += decided is Kind.YES
+            self.yes_unsure += decided is Kind.UNSURE
+
+    def lines(self, name: str) -> list[str]:
+        def pct(a, b):
+            return f"{100 * a / b:5.1f}% ({a}/{b})" if b else "   - "
+        out = []
+        if self.no:
+            out.append(f"{name + ' — no':<44} false-yes {pct(self.false_yes, self.no)}  "
+                       f"[as text: {pct(self.false_yes_text, self.no)}]  no taken {pct(self.no_right, self.no)}  "
+                       f"asked again {pct(self.no_unsure, self.no)}")
+        if self.yes:
+            out.append(f"{name + ' — yes':<44} false-no  {pct(self.false_no, self.yes)}  "
+                       f"yes taken {pct(self.yes_right, self.yes)}  asked again {pct(self.yes_unsure, self.yes)}")
+        return out
+
+    def sweep(self, grammar_margins=(0.0, 2.0, 4.0, 6.0, 8.0)) -> str:
+        cells = []
+        for m in grammar_margins:
+            fy = sum(1 for t, mg, k in self.margins if t == "no" and k is Kind.YES and mg is not None and mg >= m)
+            ty = sum(1 for t, mg, k in self.margins if t == "yes" and k is Kind.YES and mg is not None and mg >= m)
+            cells.append(f"{m:g}: false-yes {fy}/{self.no}, yes taken {ty}/{self.yes}")
+        return "   margin sweep  " + " | ".join(cells)
+
+
+def yes_no_sets(rec, args, rng: np.random.Generator, tmp: Path, cfg: FlowConfig) -> None:
+    print(f"--- yes/no at the NIK read-back (yes needs a margin of {cfg.yes_margin:g}, "
+          f"no {cfg.no_margin:g}; false-yes first) ---")
+    if args.news_dir.is_dir():
+        rows = news_words.cut_words(args.news_dir, args.model, HUMAN_NO | HUMAN_YES, tmp / "news")
+        tally = YesNoTally()
+        for wav, word in rows:
+            tally.add("no" if word in HUMAN_NO else "yes", rec.recognize(wav, "confirm"), "confirm", cfg)
+        seen = news_words.news_speaker_seen(args.model)
+        label = f"human news speaker ({'SEEN in training' if seen else 'unseen by this model'}; 1 voice)"
+        for line in tally.lines(label):
+            print(line)
+        print(tally.sweep())
+    else:
+        print(f"(no news subset at {args.news_dir}: human yes/no words skipped)")
+    if args.human_dir.is_dir():
+        utts = [u for u in corpus.load_human(args.human_dir)
+                if u.speaker in corpus.HELDOUT_HUMAN and u.text in ("satu", "dua")]
+        tally, tally_ph = YesNoTally(), YesNoTally()
+        for u in utts:
+            x, rate = corpus.load_audio(u)
+            truth = "yes" if u.text == "satu" else "no"
+            clean = _write(tmp / f"{u.uid}-yn-cl.wav", _clean8k(x, rate))
+            tally.add(truth, rec.recognize(clean, "confirm"), "confirm", cfg)
+            y, gsm = augment.telephone(x, rate, rng, augment.Telephone())
+            if gsm:
+                y = augment.gsm_batch([y])[0]
+            tally_ph.add(truth, rec.recognize(_write(tmp / f"{u.uid}-yn-ph.wav", y), "confirm"), "confirm", cfg)
+        for line in tally.lines("held-out humans 'satu'/'dua' (clean 8k)") + tally_ph.lines(
+                "held-out humans 'satu'/'dua' (phone)"):
+            print(line)
+    for name, words in (("synthetic textbook yes/no (phone)", corpus.YESNO),
+                        ("synthetic colloquial yes/no (phone)", COLLOQUIAL_YES + COLLOQUIAL_NO)):
+        tally = YesNoTally()
+        for i in range(args.synth):
+            voice = corpus.HELDOUT_VOICES[i % len(corpus.HELDOUT_VOICES)]
+            word = str(rng.choice(words))
+            x, r = corpus.espeak(corpus._SAY.get(word, word), voice, int(rng.integers(120, 200)),
+                                 int(rng.integers(20, 80)))
+            y, gsm = augment.telephone(x, r, rng, augment.Telephone())
+            if gsm:
+                y = augment.gsm_batch([y])[0]
+            got = rec.recognize(_write(tmp / f"yn{i:03d}-{name[10:14]}.wav", y), "confirm")
+            tally.add("yes" if word in YES_WORDS else "no", got, "confirm", cfg)
+        for line in tally.lines(name):
+            print(line)
+        print(tally.sweep())
+
+
+def carrier_set(rec, rng: np.random.Generator, tmp: Path, count: int) -> None:
+    """Digits inside carrier sentences, held-out synthetic voices: digit-word accuracy
+    (carrier and filler words are not digits and must give none)."""
+    words_total = errors = exact = 0
+    for i in range(count):
+        voice = corpus.HELDOUT_VOICES[i % len(corpus.HELDOUT_VOICES)]
+        lead = str(rng.choice(corpus.CARRIER_LEADS))
+        groups = [[DIGIT_WORDS[int(d)] for d in rng.integers(len(DIGIT_WORDS), size=int(rng.integers(2, 5)))]
+                  for _ in range(int(rng.integers(1, 4)))]
+        say = lead + " " + ", ".join(
+            (str(rng.choice(corpus.FILLERS)) + ", " if k and rng.random() < 0.6 else "") + " ".join(g)
+            for k, g in enumerate(groups))
+        ref = [w for g in groups for w in g]
+        x, r = corpus.espeak(say, voice, int(rng.integers(120, 190)), int(rng.integers(20, 80)))
+        y, gsm = augment.telephone(x, r, rng, augment.Telephone())
+        if gsm:
+            y = augment.gsm_batch([y])[0]
+        got = rec.recognize(_write(tmp / f"carrier{i:03d}.wav", y), "digits")
+        hyp = [w for w in got.text.split() if w in DIGIT_WORDS]
+        words_total += len(ref)
+        errors += evaluate.word_errors(ref, hyp)
+        exact += words_to_digits(" ".join(ref)) == words_to_digits(" ".join(hyp))
+    print(f"{'digits in carrier sentences (synthetic, phone)':<44} n={count:<4d} "
+          f"digit-word accuracy={100 * (1 - errors / max(words_total, 1)):6.2f}%  digits exact={100 * exact / max(count, 1):6.2f}%")
+
+
+def codec_sets(human_dir: Path, tmp: Path) -> dict[str, list[tuple[Path, str]]]:
+    """Held-out human strings through one codec only: G.711 mu-law, GSM 06.10."""
+    utts = [u for u in corpus.load_human(human_dir)
+            if u.speaker in corpus.HELDOUT_HUMAN and len(u.text.split()) > 1]
+    clean = [(u, _clean8k(*corpus.load_audio(u))) for u in utts]
+    sets = {"human strings (G.711 mu-law)": [], "human strings (GSM 06.10)": []}
+    for (u, c), g in zip(clean, augment.gsm_batch([c for _, c in clean])):
+        sets["human strings (G.711 mu-law)"].append((_write(tmp / f"{u.uid}-mu.wav", augment.mulaw(c)), u.text))
+        sets["human strings (GSM 06.10)"].append((_write(tmp / f"{u.uid}-gsm.wav", g), u.text))
+    return sets
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", type=Path, default=default_model_dir())
@@ -157,21 +337,33 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--keep", type=Path, help="write the test audio and manifests here")
     ap.add_argument("--errors", action="store_true", help="print every misrecognition")
+    ap.add_argument("--news-dir", type=Path, default=NEWS_DIR, help="one-speaker news subset (human yes/no)")
+    ap.add_argument("--yes-margin", type=float, default=FlowConfig().yes_margin)
+    ap.add_argument("--no-margin", type=float, default=FlowConfig().no_margin)
+    ap.add_argument("--only-yesno", action="store_true", help="just the yes/no and carrier figures")
     args = ap.parse_args(argv)
 
     rec = load_recognizer(args.model)
     rng = np.random.default_rng(args.seed)
+    cfg = FlowConfig(yes_margin=args.yes_margin, no_margin=args.no_margin)
     with tempfile.TemporaryDirectory() as t:
         tmp = args.keep or Path(t)
         tmp.mkdir(parents=True, exist_ok=True)
+        print(f"model: {args.model}  held-out humans: {', '.join(corpus.HELDOUT_HUMAN)}  "
+              f"held-out voices: {', '.join(corpus.HELDOUT_VOICES)}")
+        yes_no_sets(rec, args, np.random.default_rng(args.seed), tmp, cfg)
+        carrier_set(rec, np.random.default_rng(args.seed + 1), tmp, args.synth)
+        if args.only_yesno:
+            return 0
         sets: dict[str, list[tuple[Path, str]]] = {}
         if args.human_dir.is_dir():
             sets.update(human_sets(args.human_dir, tmp, rng, args.niks))
+            sets.update(codec_sets(args.human_dir, tmp))
         else:
             print(f"(no human set at {args.human_dir}: human figures skipped)")
         sets.update(synth_sets(tmp, rng, args.synth))
-        print(f"model: {args.model}  held-out humans: {', '.join(corpus.HELDOUT_HUMAN)}  "
-              f"held-out voices: {', '.join(corpus.HELDOUT_VOICES)}")
+        sets["synthetic colloquial menu (phone)"] = colloquial_menu_set(tmp, np.random.default_rng(args.seed + 2),
+                                                                        args.synth)
 
         def show(wav, ref, got):
             if args.errors and got.text != ref:
@@ -189,11 +381,19 @@ def main(argv: list[str] | None = None) -> int:
                 meant[0] += 1
                 meant[1] += _meaning(got.text) == _meaning(ref)
 
-            s = evaluate.score(rec, rows, grammar, judge)
+            lengths = [0, 0]
+
+            def judge_nik(wav, ref, got, meant=meant, lengths=lengths):
+                show(wav, ref, got)
+                lengths[0] += 1
+                lengths[1] += len(words_to_digits(got.text)) == len(ref.split())
+
+            s = evaluate.score(rec, rows, grammar, judge_nik if "NIK" in name else judge)
             total_audio += s.audio_s
             total_decode += s.decode_s
             print(s.line(name) + (f"  yes/no decided right={100 * meant[1] / max(meant[0], 1):6.2f}%"
-                                  if grammar == "yesno" else ""))
+                                  if grammar == "yesno" else "")
+                  + (f"  right length={100 * lengths[1] / max(lengths[0], 1):6.2f}%" if "NIK" in name else ""))
             if args.keep:
                 (tmp / f"{re.sub('[^a-z0-9]+', '_', name.lower()).strip('_')}.tsv").write_text(
                     "".join(f"{p.name}\t{r}\n" for p, r in rows), encoding="utf-8")
