@@ -12,8 +12,8 @@ from ivr.ports import Hypothesis, Transcript
 class ScriptedRecognizer:
     """Returns the scripted readings in order, one per recording decoded.
 
-    Each entry is a text or a (text, confidence, alternatives) tuple.  Records which
-    grammar each decode asked for, so tests can check the flow restricts speech.
+    Each entry is a text or a (text, confidence, alternatives[, evidence]) tuple.  Records
+    which grammar each decode asked for, so tests can check the flow restricts speech.
     """
 
     def __init__(self, readings):
@@ -25,12 +25,14 @@ class ScriptedRecognizer:
         with self._lock:
             self.calls.append((Path(wav_path), grammar))
             item = self._readings.pop(0) if self._readings else ""
+        evidence = ()
         if isinstance(item, tuple):
-            text, conf, alts = item
+            text, conf, alts, *rest = item
+            evidence = tuple(rest[0]) if rest else ()
         else:
             text, conf, alts = item, 0.9 if item else 0.0, ()
         hyps = (Hypothesis(text, conf),) + tuple(Hypothesis(t, c) for t, c in alts)
-        return Transcript(text, conf, hyps if text else (), duration_s=1.0, decode_s=0.01)
+        return Transcript(text, conf, hyps if text else (), duration_s=1.0, decode_s=0.01, evidence=evidence)
 
 
 class FailingLookupStore:

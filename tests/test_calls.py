@@ -426,6 +426,29 @@ def test_kept_speech_can_be_exported_for_training_and_deleted(tmp_path):
     assert "training_export" in actions and "training_delete" in actions
 
 
+def test_a_yes_proven_by_a_key_is_kept_and_exported_as_words(tmp_path):
+    from ivr.store.training import export_training
+
+    settings = make_settings(tmp_path, speech_enabled=True)
+    # "iya" with the best "no" reading close behind: asked again, the caller presses 1.
+    unsure = ("iya", 1.0, (), (("yes", 31.0), ("no", 30.0)))
+    recognizer = ScriptedRecognizer([spoken(SCHEDULED), unsure, "selesai"])
+    wav = voice_wav(tmp_path / "caller.wav")
+
+    async def scenario(line):
+        return await line.call(Say(wav), Say(wav), Keys("1"), Say(wav))
+
+    result, line = run_line(settings, scenario, recognizer=recognizer)
+    assert [g for _, g in recognizer.calls] == ["digits", "confirm", "menu"]
+    store = line.hotline.store
+    assert only_call(line).nik.endswith(SCHEDULED[-4:])
+    labels = sorted(label for _, label, _ in store.training_utterances())
+    assert labels == sorted([SCHEDULED, "iya"])
+    export_training(store, tmp_path / "export")
+    manifest = (tmp_path / "export" / "manifest.tsv").read_text().splitlines()
+    assert sorted(line.split("\t")[1] for line in manifest) == sorted([spoken(SCHEDULED), "iya"])
+
+
 @pytest.mark.postgres
 def test_calls_on_postgresql_store(tmp_path, pg_database_url):
     """Several service instances share one PostgreSQL store: the same calls work on it."""

@@ -130,7 +130,8 @@ def test_correcting_a_group_drops_training_pairs():
     step = run(Dialogue(), said(" ".join("nol satu dua tiga empat lima enam tujuh delapan sembilan".split()[int(d)]
                                      for d in wrong)), said("tidak"), said("empat"), keys(NIK[12:]), said("ya"))
     confirmed = next(a for a in step.actions if isinstance(a, NikConfirmed))
-    assert confirmed.nik == NIK and confirmed.training == ()
+    # The NIK's spoken digits are dropped; the "tidak" that the correction proved stays.
+    assert confirmed.nik == NIK and confirmed.training == (("r", "tidak"),)
 
 
 def test_fix_all_starts_again():
@@ -298,3 +299,35 @@ def test_decision_rule():
 ])
 def test_jakartas_own_words(text, grammar, kind):
     assert speech_answer(text, grammar).kind is kind
+
+
+def test_yes_no_words_proven_by_a_key_are_kept_for_training():
+    step = run(Dialogue(), keys(NIK), SpeechHeard(AT, "iya", 1.0, (), "y1", evidence=(("yes", 31.0), ("no", 30.0))),
+               keys("1"))
+    confirmed = next(a for a in step.actions if isinstance(a, NikConfirmed))
+    assert confirmed.training == (("y1", "iya"),)
+
+
+def test_words_the_key_contradicts_are_not_kept():
+    # Heard "iya" but the caller pressed 2: what they said is unknown, so nothing is kept.
+    step = run(Dialogue(), keys(NIK), SpeechHeard(AT, "iya", 1.0, (), "y1", evidence=(("yes", 31.0), ("no", 30.0))),
+               keys("2"), keys("4"), keys("0002"), keys("1"))
+    confirmed = next(a for a in step.actions if isinstance(a, NikConfirmed))
+    assert confirmed.training == ()
+
+
+def test_a_spoken_no_proven_by_the_correction_is_kept():
+    wrong = NIK[:12] + "0002"
+    step = run(Dialogue(), keys(wrong), SpeechHeard(AT, "nggak", 1.0, (), "n1", evidence=(("yes", 20.0), ("no", 30.0))),
+               keys("4"), keys(NIK[12:]), keys("1"))
+    confirmed = next(a for a in step.actions if isinstance(a, NikConfirmed))
+    assert confirmed.nik == NIK and confirmed.training == (("n1", "nggak"),)
+    # A "no" followed by a "correction" that changes nothing proves nothing.
+    step = run(Dialogue(), keys(NIK), SpeechHeard(AT, "tidak", 1.0, (), "n1", evidence=(("yes", 20.0), ("no", 30.0))),
+               keys("4"), keys(NIK[12:]), keys("1"))
+    assert next(a for a in step.actions if isinstance(a, NikConfirmed)).training == ()
+
+
+def test_an_accepted_spoken_yes_alone_is_not_kept():
+    step = run(Dialogue(), keys(NIK), heard("iya", yes=40.0, no=20.0))
+    assert next(a for a in step.actions if isinstance(a, NikConfirmed)).training == ()

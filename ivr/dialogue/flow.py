@@ -116,6 +116,13 @@ def answer_items(recipient: RecipientInfo | None) -> tuple[PromptItem, ...]:
     return ("status/rejected",)
 
 
+def _meaning(pending: tuple[tuple[str, str], ...], kind: Kind) -> tuple[tuple[str, str], ...]:
+    """The pending spoken answers whose words mean ``kind``: proven right, their
+    words are their label.  Words that meant the other answer are dropped, since
+    what the caller actually said is then unknown."""
+    return tuple((rec, text) for rec, text in pending if speech_answer(text, "confirm").kind is kind)
+
+
 class Dialogue:
     """The call flow.  ``start`` opens a call; ``handle`` moves it on by one event."""
 
@@ -276,11 +283,18 @@ class Dialogue:
     def _on_confirm(self, ctx: Context, event: Event) -> Step:
         answer = self._answer(event, "confirm")
         kind = answer.kind if answer else Kind.NOTHING
+        if isinstance(event, SpeechHeard) and event.recording:
+            said = speech_answer(event.text, "confirm").kind
+            if said in (Kind.YES, Kind.NO):
+                ctx = replace(ctx, yesno_pending=ctx.yesno_pending + ((event.recording, event.text),))
+        elif isinstance(event, KeysEntered) and kind in (Kind.YES, Kind.NO):
+            # The key says what the caller's earlier words at this read-back meant.
+            ctx = replace(ctx, yesno_proven=ctx.yesno_proven + _meaning(ctx.yesno_pending, kind), yesno_pending=())
         if kind is Kind.YES:
             training = () if ctx.corrected else tuple(
                 (rec, ctx.nik[a:b]) for rec, a, b in ctx.spans if rec and b > a)
-            ctx = replace(ctx, tries=0)
-            return Step(State.LOOKUP, (NikConfirmed(ctx.nik, training), Lookup(ctx.nik)), ctx)
+            ctx = replace(ctx, tries=0, yesno_pending=())
+            return Step(State.LOOKUP, (NikConfirmed(ctx.nik, training + ctx.yesno_proven), Lookup(ctx.nik)), ctx)
         if kind is Kind.NO:
             return self._fix_which(replace(ctx, tries=0))
         if kind is Kind.REPEAT:
@@ -332,6 +346,10 @@ class Dialogue:
             return self._fail(ctx, self._fix_group, heard=answer is not None)
         start = (ctx.fix_group - 1) * 4
         nik = ctx.nik[:start] + digits + ctx.nik[start + 4:]
+        if nik != ctx.nik:
+            # The caller changed a digit: their spoken "no" was one.
+            ctx = replace(ctx, yesno_proven=ctx.yesno_proven + _meaning(ctx.yesno_pending, Kind.NO))
+        ctx = replace(ctx, yesno_pending=())
         ctx = replace(ctx, nik=nik, digits=nik, corrected=True, tries=0)
         check = nikmod.check(nik)
         if not check.ok:

@@ -168,7 +168,9 @@ class FollowUp:
 
 @dataclass(frozen=True)
 class NikConfirmed:
-    """The caller confirmed this NIK; ``training`` pairs recordings with the digits they said."""
+    """The caller confirmed this NIK; ``training`` pairs recordings with what they said:
+    the digits of a spoken NIK, or the words of a yes/no answer whose meaning a key or
+    the next step proved."""
 
     nik: str
     training: tuple[tuple[str, str], ...] = ()
@@ -209,6 +211,10 @@ class Context:
     caller_known: bool = True
     started: dt.datetime | None = None
     after_answer: bool = False                       # where to go back to after a detour
+    # Spoken yes/no answers at the read-back, (recording, words): pending until a key
+    # or the next step proves what they meant, then kept as training data.
+    yesno_pending: tuple[tuple[str, str], ...] = ()
+    yesno_proven: tuple[tuple[str, str], ...] = ()
     report_tries: int = 0
     outbound: str = ""                               # reminder | callback ("" for inbound calls)
     outbound_result: str = ""                        # confirmed | heard | opted_out | operator | no_response

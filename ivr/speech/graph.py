@@ -257,6 +257,41 @@ def build_hclg(spec: GraphSpec, phrases: Sequence[Sequence[str]], *,
     return Fst(num_states=b.num_states, start=start, finals=finals, arcs=tuple(b.arcs))
 
 
+def build_counted(spec: GraphSpec, words: Sequence[str], count: int) -> Fst:
+    """HCLG for exactly ``count`` of ``words`` (digits), with optional silence and
+    garbage (``[unk]``: other words of the model, e.g. "NIK saya", "eh") around them.
+
+    Decoding a digit string with it as well as with the free graph tells how much
+    worse the best reading of the expected length scores than the best reading of
+    any length; a NIK whose free reading is one digit short usually loses little by
+    getting its missing digit back (``ivr.speech.recognizer``).
+    """
+    b = _Builder()
+    start = b.state()
+    garbage = [(w, pron) for w, pron in spec.lexicon.items()
+               if w not in words and w not in DIGIT_WORDS and w in spec.words and pron]
+    unk_cost = spec.word_cost + (spec.unk_cost if spec.reject_cost is None else spec.reject_cost)
+
+    def boundary(src: int) -> int:
+        """Silence, then any garbage words each followed by silence."""
+        ready = b.state()
+        b.silence(src, ready, spec)
+        if UNK in spec.words:
+            back = b.state()
+            for _, pron in garbage:
+                b.phones(ready, pron, spec, spec.words[UNK], unk_cost, back)
+            b.silence(back, ready, spec)
+        return ready
+
+    here = boundary(start)
+    for _ in range(count):
+        nxt = b.state()
+        for w in words:
+            b.phones(here, spec.lexicon[w], spec, spec.words[w], spec.word_cost, nxt)
+        here = boundary(nxt)
+    return Fst(num_states=b.num_states, start=start, finals={here: 0.0}, arcs=tuple(b.arcs))
+
+
 def parse_grammar(phrases: Sequence[str], spec: GraphSpec) -> tuple[list[list[str]], list[str]]:
     """Split grammar phrases into words; return (usable phrases, unknown words).
 

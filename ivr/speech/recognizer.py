@@ -41,7 +41,7 @@ from ivr.errors import RecognizerError
 from ivr.ports import Hypothesis, Transcript
 from ivr.speech import graph as g
 from ivr.speech.grammars import load_grammar_meta, load_grammars
-from ivr.speech.lexicon import UNK
+from ivr.speech.lexicon import DIGIT_WORDS, UNK
 
 log = logging.getLogger(__name__)
 
@@ -139,6 +139,7 @@ class VoskRecognizer:
         self.grammars = load_grammars(grammars_dir)
         self.meta = load_grammar_meta(grammars_dir)
         self._classes: dict[str, dict[str, object]] = {}   # grammar -> class -> model
+        self._counted: dict[tuple[str, int], object] = {}  # (grammar, digits) -> model
         self._full = _load_model(self._vosk, self.model_dir)
         self._models: dict[str, object] = {FULL: self._full}
         self._runtime = (self.model_dir / "graph/HCLr.fst").is_file()
@@ -170,6 +171,9 @@ class VoskRecognizer:
                 meta = self.meta.get(name)
                 costs = meta.costs if meta else {}
                 self._models[name] = self._stage(tmp / name, g.build_hclg(spec, usable, costs=costs))
+                digits = [p[0] for p in usable if len(p) == 1 and p[0] in DIGIT_WORDS]
+                for n in (meta.lengths if meta and digits else ()):
+                    self._counted[(name, n)] = self._stage(tmp / f"{name}.{n}", g.build_counted(spec, digits, n))
                 for cls, members in (meta.classes if meta else {}).items():
                     inside = [p for p in usable if " ".join(p) in set(members)]
                     if inside:
@@ -209,6 +213,9 @@ class VoskRecognizer:
         data = level(samples, rate).astype("<i2").tobytes()
         result = _decode(rec, data, rate)
         hyps = _hypotheses(result, allowed)
+        held = self._held_to_length(grammar, hyps, result, data, rate)
+        if held is not None:
+            hyps = [held] + [h for h in hyps if h.text != held.text]
         best = hyps[0] if hyps else Hypothesis("", 0.0)
         evidence = []
         for cls, class_model in self._classes.get(grammar, {}).items():
@@ -218,6 +225,35 @@ class VoskRecognizer:
         return Transcript(text=best.text, confidence=best.confidence, alternatives=tuple(hyps),
                           duration_s=len(samples) / rate if rate else 0.0,
                           decode_s=time.perf_counter() - started, evidence=tuple(evidence))
+
+
+    def _held_to_length(self, grammar: str, hyps: list[Hypothesis], result: dict, data: bytes,
+                        rate: int) -> Hypothesis | None:
+        """The reading held to an expected digit count, when the free reading just
+        misses it and the held one scores nearly as well (``GrammarMeta.lengths``)."""
+        meta = self.meta.get(grammar)
+        if not meta or not meta.lengths or not hyps:
+            return None
+        count = sum(1 for w in hyps[0].text.split() if w in DIGIT_WORDS)
+        near = [n for n in meta.lengths if n != count and abs(n - count) <= meta.length_window
+                and (grammar, n) in self._counted]
+        if not near or count in meta.lengths:
+            return None
+        free = max((float(a.get("confidence", 0.0)) for a in result.get("alternatives", ())), default=None)
+        if free is None:
+            return None
+        best: tuple[float, str] | None = None
+        for n in near:
+            alts = _decode(self._vosk.KaldiRecognizer(self._counted[(grammar, n)], float(rate)), data, rate)
+            for a in alts.get("alternatives", ()):
+                words = [w for w in str(a.get("text", "")).split() if w != UNK]
+                if sum(1 for w in words if w in DIGIT_WORDS) == n:
+                    score = float(a.get("confidence", 0.0))
+                    if best is None or score > best[0]:
+                        best = (score, " ".join(words))
+        if best is None or free - best[0] > meta.length_margin:
+            return None
+        return Hypothesis(best[1], hyps[0].confidence)
 
 
 def _decode(rec, data: bytes, rate: int) -> dict:

@@ -19,7 +19,8 @@ WORDS = "nol satu dua tiga empat lima enam tujuh delapan sembilan".split()
 
 NOTICE = """Hotline BST: speech from real calls, for training the speech model.
 
-PERSONAL DATA. Each transcript is part of a caller's NIK (UU 27/2022). Keep this folder
+PERSONAL DATA. Each recording is a caller's voice; most transcripts are part of a
+caller's NIK (UU 27/2022), the others a yes/no answer they confirmed. Keep this folder
 on the build machine only, use it for `ivr model build --extra-manifest manifest.tsv`,
 and delete it afterwards. Do not copy it elsewhere or publish it.
 """
@@ -27,6 +28,12 @@ and delete it afterwards. Do not copy it elsewhere or publish it.
 
 def digits_to_words(digits: str) -> str:
     return " ".join(WORDS[int(d)] for d in digits if d.isdigit())
+
+
+def label_words(label: str) -> str:
+    """A kept utterance's label as words: NIK digits are spelt out; a yes/no
+    answer's label is already its words ("iya", "nggak")."""
+    return digits_to_words(label) if label.isdigit() else " ".join(label.lower().split())
 
 
 @dataclass(frozen=True)
@@ -49,7 +56,7 @@ def export_training(store, folder: Path, *, since: dt.datetime | None = None, by
         target = folder / "audio" / f"{n:06d}.wav"
         shutil.copyfile(source, target)
         os.chmod(target, 0o600)
-        lines.append(f"audio/{target.name}\t{digits_to_words(digits)}\n")
+        lines.append(f"audio/{target.name}\t{label_words(digits)}\n")
     manifest = folder / "manifest.tsv"
     manifest.write_text("".join(lines), encoding="utf-8")
     os.chmod(manifest, 0o600)
