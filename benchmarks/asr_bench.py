@@ -241,13 +241,14 @@ class YesNoTally:
 
 
 def yes_no_sets(rec, args, rng: np.random.Generator, tmp: Path, cfg: FlowConfig) -> None:
+    grammar = args.yesno_grammar
     print(f"--- yes/no at the NIK read-back (yes needs a margin of {cfg.yes_margin:g}, "
           f"no {cfg.no_margin:g}; false-yes first) ---")
     if args.news_dir.is_dir():
         rows = news_words.cut_words(args.news_dir, args.model, HUMAN_NO | HUMAN_YES, tmp / "news")
         tally = YesNoTally()
         for wav, word in rows:
-            tally.add("no" if word in HUMAN_NO else "yes", rec.recognize(wav, "confirm"), "confirm", cfg)
+            tally.add("no" if word in HUMAN_NO else "yes", rec.recognize(wav, grammar), grammar, cfg)
         seen = news_words.news_speaker_seen(args.model)
         label = f"human news speaker ({'SEEN in training' if seen else 'unseen by this model'}; 1 voice)"
         for line in tally.lines(label):
@@ -263,11 +264,11 @@ def yes_no_sets(rec, args, rng: np.random.Generator, tmp: Path, cfg: FlowConfig)
             x, rate = corpus.load_audio(u)
             truth = "yes" if u.text == "satu" else "no"
             clean = _write(tmp / f"{u.uid}-yn-cl.wav", _clean8k(x, rate))
-            tally.add(truth, rec.recognize(clean, "confirm"), "confirm", cfg)
+            tally.add(truth, rec.recognize(clean, grammar), grammar, cfg)
             y, gsm = augment.telephone(x, rate, rng, augment.Telephone())
             if gsm:
                 y = augment.gsm_batch([y])[0]
-            tally_ph.add(truth, rec.recognize(_write(tmp / f"{u.uid}-yn-ph.wav", y), "confirm"), "confirm", cfg)
+            tally_ph.add(truth, rec.recognize(_write(tmp / f"{u.uid}-yn-ph.wav", y), grammar), grammar, cfg)
         for line in tally.lines("held-out humans 'satu'/'dua' (clean 8k)") + tally_ph.lines(
                 "held-out humans 'satu'/'dua' (phone)"):
             print(line)
@@ -282,8 +283,8 @@ def yes_no_sets(rec, args, rng: np.random.Generator, tmp: Path, cfg: FlowConfig)
             y, gsm = augment.telephone(x, r, rng, augment.Telephone())
             if gsm:
                 y = augment.gsm_batch([y])[0]
-            got = rec.recognize(_write(tmp / f"yn{i:03d}-{name[10:14]}.wav", y), "confirm")
-            tally.add("yes" if word in YES_WORDS else "no", got, "confirm", cfg)
+            got = rec.recognize(_write(tmp / f"yn{i:03d}-{name[10:14]}.wav", y), grammar)
+            tally.add("yes" if word in YES_WORDS else "no", got, grammar, cfg)
         for line in tally.lines(name):
             print(line)
         print(tally.sweep())
@@ -341,9 +342,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--yes-margin", type=float, default=FlowConfig().yes_margin)
     ap.add_argument("--no-margin", type=float, default=FlowConfig().no_margin)
     ap.add_argument("--only-yesno", action="store_true", help="just the yes/no and carrier figures")
+    ap.add_argument("--grammars", type=Path, default=None, help="grammar folder (default: grammars/)")
+    ap.add_argument("--yesno-grammar", default="confirm",
+                    help="grammar of the yes/no sets (confirm: the read-back's; yesno for an old grammar folder)")
     args = ap.parse_args(argv)
 
-    rec = load_recognizer(args.model)
+    rec = load_recognizer(args.model, args.grammars)
     rng = np.random.default_rng(args.seed)
     cfg = FlowConfig(yes_margin=args.yes_margin, no_margin=args.no_margin)
     with tempfile.TemporaryDirectory() as t:

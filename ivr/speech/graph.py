@@ -246,7 +246,9 @@ def build_hclg(spec: GraphSpec, phrases: Sequence[Sequence[str]], *,
         cost = spec.word_cost + (spec.unk_cost if spec.reject_cost is None else spec.reject_cost)
         for word, pron in spec.lexicon.items():
             if word not in allowed and word not in DIGIT_WORDS and word in spec.words and pron:
-                b.phones(ready, pron, spec, spec.words[UNK], cost, done)
+                # ``costs`` also reaches garbage words: a grammar can make its
+                # expected carrier words ("NIK saya") cheaper to reject than others.
+                b.phones(ready, pron, spec, spec.words[UNK], cost + (costs or {}).get(word, 0.0), done)
     finals = {start: 0.0, ready: 0.0, done: 0.0}
     if require_word:
         # Trailing silence may not lead back to "ready" (final there would let the

@@ -123,3 +123,16 @@ def test_g2p_spells_indonesian_with_the_models_phones():
     assert g2p("kagak") == LEXICON["kagak"] and g2p("ndak") == LEXICON["ndak"]
     assert pronounce("telepon") == LEXICON["telepon"]          # the table's /e/, not the rules' schwa
     assert set(g2p("penyelewengan-x'9")) <= set(PHONES)
+
+
+def test_costs_reach_garbage_words_and_counted_graphs_hold_the_length():
+    spec = g.GraphSpec.load(default_model_dir())
+    fst = g.build_hclg(spec, [["satu"], ["[unk]"]], costs={"saya": -2.0})
+    unk = spec.words["[unk]"]
+    weights = sorted({round(a.weight, 3) for a in fst.arcs if a.olabel == unk})
+    base = spec.word_cost + (spec.unk_cost if spec.reject_cost is None else spec.reject_cost)
+    assert round(base - 2.0, 3) in weights and round(base, 3) in weights
+    two = g.build_counted(spec, ["satu", "dua"], 2)
+    satu, dua = _frames(spec, ["s", "a", "t", "u"]), _frames(spec, ["d", "u", "w", "a"])
+    assert _accepts(two, satu + dua) and _accepts(two, satu + _frames(spec, ["sil"]) + satu)
+    assert not _accepts(two, satu) and not _accepts(two, satu + dua + satu)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -11,6 +12,7 @@ import pytest
 
 from ivr.errors import RecognizerError
 from ivr.speech.evaluate import read_manifest, word_errors
+from ivr.speech.grammars import BUILTIN
 from ivr.speech.lexicon import DIGIT_WORDS
 from ivr.speech.recognizer import (LOUD_WINDOW_DBFS, MAX_GAIN_DB, VoskRecognizer,
                                   default_model_dir, level, load_recognizer, read_audio)
@@ -191,3 +193,19 @@ def test_grammar_meta_files(tmp_path):
     (tmp_path / "yesno.meta.json").write_text('{"costs": {"ya": "lots"}}', encoding="utf-8")
     with pytest.raises(RecognizerError, match="yesno.meta.json"):
         load_grammar_meta(tmp_path)
+
+
+def test_expected_digit_count_is_held_only_within_the_margin(tmp_path, data_dir):
+    from ivr.dialogue.understand import words_to_digits
+
+    (tmp_path / "digits.json").write_text(json.dumps(BUILTIN["digits"]), encoding="utf-8")
+    wav = data_dir / "digits_andy.wav"                    # "satu dua tiga": three digits
+    (tmp_path / "digits.meta.json").write_text('{"lengths": [4], "length_window": 1, "length_margin": 1000}')
+    held = VoskRecognizer(default_model_dir(), grammars_dir=tmp_path).recognize(wav, "digits")
+    assert len(words_to_digits(held.text)) == 4
+    (tmp_path / "digits.meta.json").write_text('{"lengths": [4], "length_window": 1, "length_margin": -1}')
+    free = VoskRecognizer(default_model_dir(), grammars_dir=tmp_path).recognize(wav, "digits")
+    assert free.text == "satu dua tiga"
+    (tmp_path / "digits.meta.json").write_text('{"lengths": [16], "length_window": 2, "length_margin": 1000}')
+    far = VoskRecognizer(default_model_dir(), grammars_dir=tmp_path).recognize(wav, "digits")
+    assert far.text == "satu dua tiga"                     # 13 short of 16: not a near miss
