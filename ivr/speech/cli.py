@@ -59,12 +59,15 @@ def cmd_transcribe(args) -> int:
             print(json.dumps({"file": f, "error": str(exc)}, ensure_ascii=False))
             status = 1
             continue
-        print(json.dumps({
+        out = {
             "file": f, "text": t.text, "digits": _words_to_digits(t.text),
             "confidence": round(t.confidence, 4),
             "alternatives": [{"text": h.text, "confidence": round(h.confidence, 4)} for h in t.alternatives],
             "duration_s": round(t.duration_s, 3), "decode_s": round(t.decode_s, 4),
-        }, ensure_ascii=False), flush=True)
+        }
+        if t.evidence:                   # yes/no grammars: best score per answer class
+            out["evidence"] = dict(t.evidence)
+        print(json.dumps(out, ensure_ascii=False), flush=True)
     return status
 
 
