@@ -75,9 +75,6 @@ BUILTIN_META: dict[str, GrammarMeta] = {
     # digit words right, held-out human strings unchanged).
     "digits": GrammarMeta(costs={w: -2.0 for w in ("nik", "saya", "nomor", "nomornya")},
                           lengths=(16,), length_window=2, length_margin=10.0),
-    # "udah"/"sudah"/"cukup" end the call: the bundled model learnt none of the
-    # colloquial words, so they must win clearly over the textbook ones and [unk].
-    "menu": GrammarMeta(costs={w: 2.0 for w in ("ulang", "sekali", "operator", "cs", "udah", "sudah", "cukup")}),
 }
 
 
