@@ -11,6 +11,7 @@ from ivr.speech import cli
 from tests.needs import TRAIN_EXTRA
 
 HUMAN = Path(__file__).resolve().parents[3] / "shared" / "data" / "indsp-digit-train"
+NEWS = HUMAN.parent / "indsp-news-tts-subset"
 
 
 @pytest.mark.train
@@ -25,6 +26,8 @@ def test_mini_build_produces_a_loadable_model(tmp_path, data_dir):
         assert (out / part).is_file(), part
     info = json.loads((out / "build_info.json").read_text())
     assert info["mini"] is True
+    if (NEWS / "transcripts.tsv").is_file() and "--human-dir" in human:
+        assert info["counts"]["news_utterances"] == 8        # the mini build takes a few sentences
     assert info["objective"] == "ctc"
     # CTC graphs allow blanks inside words, and the decoder divides by damped priors.
     assert json.loads((out / "graph" / "graph.json").read_text())["blank_phone"] == "sil"

@@ -63,3 +63,46 @@ def test_ctc_loss_prefers_the_right_phones_and_counts_exact_greedy_hits():
     assert frames == 10
     assert (hits_right, hits_wrong) == (1, 0)
     assert float(loss_right) < 0.1 < float(loss_wrong)
+
+
+def test_words_outside_the_lexicon_keep_their_place_in_the_labels(tmp_path):
+    from ivr.speech.train import corpus
+
+    pdf = {p: i for i, p in enumerate(PHONES)}
+    manifest = tmp_path / "m.tsv"
+    manifest.write_text("a.wav\tNIK saya tiga sekarang\n", encoding="utf-8")
+    (utt,) = corpus.load_manifest(manifest)
+    assert utt.text == "nik saya tiga sekarang"            # "sekarang" is not dropped
+    labels, skip = label_sequence(utt.text, utt.phones)
+    phones = [PHONES[i] for i, s in zip(labels, skip) if not s]
+    assert phones == list("niksayatiga") + ["s", "@", "k", "a", "r", "a", "ng"]
+    assert labels[0] == pdf[SILENCE] and skip[0]
+
+
+def test_synthetic_plan_says_jakartas_words_and_carrier_sentences():
+    from ivr.speech.lexicon import COLLOQUIAL_NO, COLLOQUIAL_YES, LEXICON
+    from ivr.speech.train import corpus
+
+    plan = corpus.synth_plan(np.random.default_rng(1), corpus.TRAIN_VOICES, 600, "s")
+    words = {w for u in plan for w in u.text.split()}
+    assert set(COLLOQUIAL_YES + COLLOQUIAL_NO) <= words
+    assert {"nik", "nomornya", "jangan", "telepon"} <= words
+    assert words <= set(LEXICON)
+    assert all(label_sequence(u.text, u.phones)[0].size for u in plan)
+
+
+def test_news_subset_is_labelled_word_by_word_when_present():
+    from pathlib import Path
+
+    from ivr.speech.train import corpus
+
+    news = Path(__file__).resolve().parents[3] / "shared" / "data" / "indsp-news-tts-subset"
+    if not (news / "transcripts.tsv").is_file():
+        pytest.skip("no news subset on this machine")
+    utts = corpus.load_news(news)
+    assert len(utts) > 300 and {u.speaker for u in utts} == {corpus.NEWS_SPEAKER}
+    tidak = [u for u in utts if "tidak" in u.text.split()]
+    assert len(tidak) >= 100
+    for u in utts:
+        assert len(u.phones) in (0, len(u.text.split()))
+        assert set(p for pron in u.phones for p in pron) <= set(PHONES)
