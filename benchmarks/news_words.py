@@ -37,14 +37,6 @@ class _Layer:
     relu: bool
 
 
-def _matrices(text: str, tag: str) -> list[np.ndarray]:
-    out = []
-    for m in re.finditer(rf"<{tag}>\s*\[(.*?)\]", text, re.S):
-        rows = [r.split() for r in m.group(1).strip().splitlines() if r.strip()]
-        out.append(np.array(rows, np.float32))
-    return out
-
-
 class Network:
     """The nnet3 text network of a bundled model (factorised TDNN: spliced linear
     and affine layers, ReLU, log-softmax), run on whole utterances."""

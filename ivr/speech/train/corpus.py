@@ -18,7 +18,7 @@ import numpy as np
 import soundfile as sf
 
 from ivr.speech.lexicon import (
-    CARRIER, COLLOQUIAL_MENU, COLLOQUIAL_NO, COLLOQUIAL_YES, DIGIT_WORDS, LEXICON, OPT_OUT, PHONES, UNK, g2p,
+    COLLOQUIAL_MENU, COLLOQUIAL_NO, COLLOQUIAL_YES, DIGIT_WORDS, LEXICON, OPT_OUT, PHONES, UNK, g2p,
 )
 
 # Human speakers held out for every reported figure (2 female, 2 male).
