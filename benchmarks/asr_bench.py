@@ -313,7 +313,8 @@ def carrier_set(rec, rng: np.random.Generator, tmp: Path, count: int) -> None:
         errors += evaluate.word_errors(ref, hyp)
         exact += words_to_digits(" ".join(ref)) == words_to_digits(" ".join(hyp))
     print(f"{'digits in carrier sentences (synthetic, phone)':<44} n={count:<4d} "
-          f"digit-word accuracy={100 * (1 - errors / max(words_total, 1)):6.2f}%  digits exact={100 * exact / max(count, 1):6.2f}%")
+          f"digit-word accuracy={100 * (1 - errors / max(words_total, 1)):6.2f}%  "
+          f"digits exact={100 * exact / max(count, 1):6.2f}%")
 
 
 def codec_sets(human_dir: Path, tmp: Path) -> dict[str, list[tuple[Path, str]]]:

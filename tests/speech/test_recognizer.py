@@ -209,3 +209,12 @@ def test_expected_digit_count_is_held_only_within_the_margin(tmp_path, data_dir)
     (tmp_path / "digits.meta.json").write_text('{"lengths": [16], "length_window": 2, "length_margin": 1000}')
     far = VoskRecognizer(default_model_dir(), grammars_dir=tmp_path).recognize(wav, "digits")
     assert far.text == "satu dua tiga"                     # 13 short of 16: not a near miss
+
+
+def test_repository_grammars_and_the_installed_fallback_agree():
+    # An installed package (no grammars/ folder) must restrict and weigh answers the same way.
+    from ivr.speech.grammars import BUILTIN_META, default_grammars_dir, load_grammar_meta, load_grammars
+
+    folder = default_grammars_dir()
+    assert load_grammars(folder) == BUILTIN
+    assert load_grammar_meta(folder) == BUILTIN_META
