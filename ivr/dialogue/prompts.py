@@ -14,7 +14,7 @@ FLOW_PROMPTS = frozenset({
     "nik/heard_so_far", "nik/only", "nik/digits_word", "nik/too_long", "nik/start_over",
     "nik/check_card", "nik/bad_province", "nik/bad_city", "nik/bad_district", "nik/bad_day",
     "nik/bad_month", "nik/bad_serial",
-    "confirm/intro", "confirm/ask", "confirm/ask_simple",
+    "confirm/intro", "confirm/ask", "confirm/ask_simple", "confirm/unsure",
     "fix/which", "fix/group_ask", "fix/group_short",
     "status/scheduled", "status/schedule_intro", "status/place_intro", "status/address_intro",
     "status/documents_intro", "status/free", "status/not_scheduled", "status/collected",
