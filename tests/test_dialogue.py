@@ -295,7 +295,7 @@ def test_decision_rule():
     ("ulang", "menu", Kind.REPEAT), ("sekali lagi", "menu", Kind.REPEAT), ("sekali lagi", "yesno", Kind.REPEAT),
     ("operator", "menu", Kind.OPERATOR), ("cs", "menu", Kind.OPERATOR),
     ("udah", "menu", Kind.DONE), ("cukup", "menu", Kind.DONE),
-    ("jangan telepon lagi", "yesno", Kind.OPT_OUT),
+    ("jangan telepon lagi", "reminder", Kind.OPT_OUT), ("nggak", "reminder", Kind.NO),
 ])
 def test_jakartas_own_words(text, grammar, kind):
     assert speech_answer(text, grammar).kind is kind

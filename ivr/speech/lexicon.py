@@ -77,9 +77,10 @@ LEXICON: dict[str, tuple[str, ...]] = {
     "udah": ("u", "d", "a", "h"),
     "sudah": ("s", "u", "d", "a", "h"),
     "cukup": ("j", "u", "k", "u", "p"),          # no /c/ phone: its voiced twin
-    # opt-out: "jangan telepon lagi"
+    # opt-out: "jangan telepon lagi", "berhenti"
     "jangan": ("j", "a", "ng", "a", "n"),
     "telepon": ("t", "e", "l", "e", "p", "o", "n"),
+    "berhenti": ("b", "@", "r", "h", "@", "n", "t", "i"),      # "stop" (reminder calls)
     # --- carrier words and fillers around digits (garbage: never an answer) ---------
     "nik": ("n", "i", "k"),
     "saya": ("s", "a", "y", "a"),
