@@ -39,6 +39,29 @@ class Hotline:
     db_pool: ThreadPoolExecutor
     decode_pool: ThreadPoolExecutor
     write_pool: ThreadPoolExecutor
+    audiosocket: object | None = None      # AudioSocketServer when speech streams over AudioSocket
+    stream_config: object | None = None    # its StreamConfig
+    prompt_audio: object | None = None     # prompt audio shared by every streaming call
+
+    def transport(self, channel):
+        """The call's channel with spoken answers over AudioSocket when configured: the
+        transport is chosen here, once per call, never in the call runner."""
+        if self.audiosocket is None or not self.speech:
+            return channel
+        from ivr.telephony.streaming import AudioSocketChannel
+
+        return AudioSocketChannel(channel, self.audiosocket, self.runner.recognizer, self.stream_config,
+                                  prompts=self.prompt_audio, decode_pool=self.decode_pool)
+
+    def with_transport(self, handler):
+        """A FastAGI handler (the route table) that gets each call on its transport."""
+        async def run(channel) -> None:
+            await handler(self.transport(channel))
+        return run
+
+    async def handler(self, channel) -> None:
+        """The inbound line alone, on its transport."""
+        await self.runner(self.transport(channel))
 
     def close(self) -> None:
         self.write_pool.shutdown(wait=True)     # what calls logged is written before we go
@@ -166,7 +189,9 @@ def build_hotline(settings: Settings, *, clock=None, recognizer=_FROM_SETTINGS, 
         listen_start_ms=settings.listen_start_s * 1000,
         complaint_max_ms=settings.complaint_max_s * 1000, keys_timeout_ms=settings.keys_timeout_ms,
         keep_training_audio=settings.keep_training_audio, training_dir=settings.data_dir.resolve() / "training",
-        db_timeout_s=settings.db_timeout_s)
+        db_timeout_s=settings.db_timeout_s,
+        speech_end_ms=int(settings.speech_end_s * 1000), speech_end_digits_ms=int(settings.speech_end_digits_s * 1000),
+        complete_confidence=settings.min_confidence)
     audio_dir = settings.audio_dir
 
     def speak_text(text: str) -> str:
@@ -177,7 +202,16 @@ def build_hotline(settings: Settings, *, clock=None, recognizer=_FROM_SETTINGS, 
     runner = CallRunner(Dialogue(flow), call_log, recognizer, config=runner_cfg, speak_text=speak_text,
                         db_pool=db_pool, decode_pool=decode_pool, write_pool=write_pool,
                         clock=clock or _clock(settings))
-    return Hotline(settings, store, call_log, runner, recognizer is not None, db_pool, decode_pool, write_pool)
+    hotline = Hotline(settings, store, call_log, runner, recognizer is not None, db_pool, decode_pool, write_pool)
+    if settings.speech_transport == "audiosocket" and recognizer is not None:
+        from ivr.telephony.audiosocket import AudioSocketServer
+        from ivr.telephony.streaming import PromptAudio, StreamConfig
+
+        hotline.audiosocket = AudioSocketServer(settings.audiosocket_bind, settings.audiosocket_port)
+        hotline.stream_config = StreamConfig(address=settings.audiosocket_host, audio_dir=settings.audio_dir,
+                                             spool_dir=settings.spool)
+        hotline.prompt_audio = PromptAudio(settings.audio_dir)
+    return hotline
 
 
 def agi_routes(hotline: Hotline):
@@ -276,9 +310,11 @@ async def serve(settings: Settings) -> None:
     check_paths(settings)
     ensure_prompts(settings)
     hotline = build_hotline(settings)
-    server = AgiServer(agi_routes(hotline), settings.agi_host, settings.agi_port,
+    server = AgiServer(hotline.with_transport(agi_routes(hotline)), settings.agi_host, settings.agi_port,
                        config=ChannelConfig.from_settings(settings),
                        header_timeout_s=settings.agi_header_timeout_s, max_calls=settings.agi_max_calls)
+    if hotline.audiosocket is not None:
+        await hotline.audiosocket.start()
     await server.start()
     outbound = start_dialer(settings, hotline)
     tasks = [
@@ -295,7 +331,9 @@ async def serve(settings: Settings) -> None:
     if web is not None:
         tasks.append(asyncio.create_task(web.serve(), name="web"))
     print(f"Hotline BST is answering FastAGI calls on port {server.bound_port} of {settings.agi_host}"
-          f" ({'speech and keypad' if hotline.speech else 'keypad only'});"
+          f" ({'speech and keypad' if hotline.speech else 'keypad only'}"
+          + (f", speech over AudioSocket on port {hotline.audiosocket.bound_port}" if hotline.audiosocket else "")
+          + ");"
           f" store {_safe(settings.db_url)}"
           + (f"; web app on http://{settings.web_host}:{settings.web_port}/" if web else ""), flush=True)
     stop = asyncio.Event()
@@ -310,6 +348,8 @@ async def serve(settings: Settings) -> None:
         if web is not None:
             web.should_exit = True
         await server.close()
+        if hotline.audiosocket is not None:
+            await hotline.audiosocket.close()
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)

@@ -33,7 +33,7 @@ from ivr.dialogue.vocab import (
     Step, Transfer, TransferDone,
 )
 from ivr.errors import CallerHungUp, ChannelError, RecognizerError, StoreError
-from ivr.ports import CallEventRecord, Channel, Recognizer, Store
+from ivr.ports import Answer, CallEventRecord, Channel, Listen, Recognizer, Store, Transcript
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +87,10 @@ class FaultFollowUps:
             self._last = {p: t for p, t in self._last.items() if now - t < self.window_s}
         self._last[peer] = now
         return self._merged.pop(peer, 0)
+    # Streaming transports only (AudioSocket): endpointing per question.
+    speech_end_ms: int = 1_200            # a pause this long ends a yes/no or menu answer
+    speech_end_digits_ms: int = 2_000     # ... a NIK answer (callers pause between groups)
+    complete_confidence: float = 0.5      # a short answer this sure ends the question early
 
 
 def recording_has_voice(path: Path | None, min_ms: int) -> bool:
@@ -389,50 +393,78 @@ class _Call:
     async def _ask(self, ask: Ask) -> Event:
         first = self.pending_key
         self.pending_key = None
+        more = ""
         if first is None:
             ids = await self._resolve(ask.items)
             await self._log("prompt", prompts=tuple(ids), detail={"grammar": ask.grammar})
             await self._flush()
-            first = (await self.ch.play(ids, ALL_KEYS)).key
-        if first is None and ask.speech and self.speech_ok:
-            self.seq += 1
-            rec = await self.ch.record(f"{self.call_id}-{self.seq:02d}", self.r.cfg.record_max_ms,
-                                       self.r.cfg.record_silence_s, ALL_KEYS,
-                                       start_window_ms=self.r.cfg.listen_start_ms)
-            if rec.key:
-                first = rec.key
-            else:
-                return await self._decode(rec.path, rec.duration_ms, ask.grammar)
+            listen = None
+            if ask.speech and self.speech_ok:
+                self.seq += 1
+                listen = self._listen(ask)
+            got = await self.ch.ask(ids, listen)
+            first, more = got.key, got.more_keys
+            if first is None and got.listened:
+                return await self._decode(got, ask.grammar)
         if first is None:
-            got = await self.ch.collect_keys(1, self.r.cfg.keys_timeout_ms)
-            if not got.keys:
+            got_keys = await self.ch.collect_keys(1, self.r.cfg.keys_timeout_ms)
+            if not got_keys.keys:
                 await self._log("no_input", detail={"reason": "timeout"})
                 return NoInput(self.r.clock(), "timeout")
-            first = got.keys[0]
+            first = got_keys.keys[0]
         keys, timed_out = first, False
         if ask.max_digits > 1 and first not in ask.immediate and first not in ENTRY_END_KEYS:
-            more = await self.ch.collect_keys(ask.max_digits - 1, self.r.cfg.keys_timeout_ms)
-            keys, timed_out = first + more.keys, more.timed_out
+            # Keys pressed right after the first in a listening session count as
+            # typed; "#" ends entry (a trailing "#" after a full NIK is ignored).
+            typed = first + more
+            if "#" in typed:
+                keys = typed[:typed.index("#")]
+            elif len(typed) >= ask.max_digits:
+                keys = typed[:ask.max_digits]
+            else:
+                rest = await self.ch.collect_keys(ask.max_digits - len(typed), self.r.cfg.keys_timeout_ms)
+                keys, timed_out = typed + rest.keys, rest.timed_out
         self.modes.add("keypad")
         shown = nikmod.mask(keys) if ask.grammar == "digits" else keys
         await self._log("keys", keys=shown, detail={"count": len(keys), "timed_out": timed_out})
         return KeysEntered(self.r.clock(), keys, timed_out)
 
-    async def _decode(self, path: Path | None, duration_ms: int, grammar: str) -> Event:
+    def _listen(self, ask: Ask) -> Listen:
+        """The spoken side of a question: its recording name, endpointing, and when
+        an answer heard so far is already whole (so the caller need not wait)."""
+        cfg = self.r.cfg
+        if ask.grammar == "digits":
+            need = ask.max_digits
+
+            def complete(t: Transcript) -> bool:
+                return len(words_to_digits(t.text)) >= need
+            end_ms = cfg.speech_end_digits_ms      # callers pause between NIK groups
+        else:
+            def complete(t: Transcript) -> bool:
+                return bool(t.text.strip()) and len(t.text.split()) <= 2 and t.confidence >= cfg.complete_confidence
+            end_ms = cfg.speech_end_ms
+        return Listen(name=f"{self.call_id}-{self.seq:02d}", grammar=ask.grammar, max_ms=cfg.record_max_ms,
+                      silence_s=cfg.record_silence_s, start_ms=cfg.listen_start_ms, end_ms=end_ms,
+                      complete=complete)
+
+    async def _decode(self, got: Answer, grammar: str) -> Event:
+        path, duration_ms = got.recording, got.duration_ms
         if path is None or not path.exists():
             await self._log("no_input", detail={"reason": "no recording"})
             return NoInput(self.r.clock(), "silence")
         await self._store_quietly(self.r.store.add_recording, self.call_id, str(path), f"speech:{grammar}",
                                   duration_ms)
-        try:
-            transcript = await asyncio.get_running_loop().run_in_executor(
-                self.r.decode_pool, self.r.recognizer.recognize, path, grammar)
-        except RecognizerError as exc:
-            # Speech is gone for this call; the flow goes on by keypad.
-            self.speech_ok = False
-            log.error("speech recognition failed; continuing this call by keypad: %s", exc)
-            await self._log("fault", detail={"kind": "recognizer"})
-            return NoInput(self.r.clock(), "silence")
+        transcript = got.transcript
+        if transcript is None:
+            try:
+                transcript = await asyncio.get_running_loop().run_in_executor(
+                    self.r.decode_pool, self.r.recognizer.recognize, path, grammar)
+            except RecognizerError as exc:
+                # Speech is gone for this call; the flow goes on by keypad.
+                self.speech_ok = False
+                log.error("speech recognition failed; continuing this call by keypad: %s", exc)
+                await self._log("fault", detail={"kind": "recognizer"})
+                return NoInput(self.r.clock(), "silence")
         if not transcript.text.strip():
             await self._log("no_input", detail={"reason": "silence", "decode_s": round(transcript.decode_s, 3)})
             return NoInput(self.r.clock(), "silence")
@@ -441,10 +473,11 @@ class _Call:
         if grammar == "digits":
             digits = words_to_digits(transcript.text)
             shown = nikmod.mask(digits) if digits else "[no digits]"
-        await self._log("speech", transcript=shown, confidence=round(transcript.confidence, 3),
-                        detail={"grammar": grammar, "words": len(transcript.text.split()),
-                                "alternatives": len(transcript.alternatives),
-                                "decode_s": round(transcript.decode_s, 3)})
+        detail = {"grammar": grammar, "words": len(transcript.text.split()),
+                  "alternatives": len(transcript.alternatives), "decode_s": round(transcript.decode_s, 3)}
+        if got.barged_in:
+            detail["barged_in"] = True
+        await self._log("speech", transcript=shown, confidence=round(transcript.confidence, 3), detail=detail)
         alts = tuple((h.text, h.confidence) for h in transcript.alternatives)
         return SpeechHeard(self.r.clock(), transcript.text, transcript.confidence, alts, str(path),
                            evidence=tuple(getattr(transcript, "evidence", ())))

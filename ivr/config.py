@@ -88,6 +88,12 @@ class Settings(BaseSettings):
     listen_start_s: int = Field(8, ge=0, le=30)  # how long a question waits for a caller to start speaking
     complaint_max_s: int = Field(90, ge=10, le=600)
     keys_timeout_ms: int = Field(6000, ge=1000, le=60000)
+    speech_transport: Literal["audiosocket", "record"] = "audiosocket"
+    audiosocket_host: str = "127.0.0.1"         # where Asterisk reaches our AudioSocket server
+    audiosocket_port: int = Field(4574, ge=0, le=65535)   # 0: any free port (tests)
+    audiosocket_bind: str = "127.0.0.1"         # the address our AudioSocket server listens on
+    speech_end_s: float = Field(1.2, ge=0.5, le=5.0)           # pause that ends a yes/no or menu answer
+    speech_end_digits_s: float = Field(2.0, ge=0.5, le=5.0)    # pause that ends a NIK answer
     keep_training_audio: StrictBool = True      # keep confirmed NIK utterances as training data
     max_upload_mb: int = Field(20, ge=1, le=2048)   # largest recipient list the web page takes
     log_level: str = "INFO"

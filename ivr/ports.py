@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol, Sequence
+from typing import Callable, Protocol, Sequence
 
 
 # --- speech -------------------------------------------------------------------------
@@ -45,7 +45,11 @@ class Transcript:
 
 
 class Recognizer(Protocol):
-    """Decodes one finished recording.  Blocking: call it off the event loop."""
+    """Decodes one finished recording.  Blocking: call it off the event loop.
+
+    A streaming transport may also call ``recognize_samples(samples, rate, grammar)``
+    (8 kHz int16 numpy samples) on the audio heard so far, when the recogniser has it,
+    to end a question as soon as the answer is complete."""
 
     def recognize(self, wav_path: Path, grammar: str) -> Transcript: ...
 
@@ -88,6 +92,40 @@ class RecordResult:
     duration_ms: int = 0
 
 
+@dataclass(frozen=True)
+class Listen:
+    """How to take one spoken answer after a question's prompts.
+
+    ``name`` names the recording (relative to the spool); ``silence_s`` is RECORD
+    FILE's silence window; ``start_ms``/``end_ms``/``max_ms`` are a streaming
+    transport's endpointing (first word within, pause that ends, longest answer);
+    ``complete`` says whether a transcript of what was heard so far is already a
+    whole answer (16 digits, a clear yes), so the question can end early."""
+
+    name: str
+    grammar: str
+    max_ms: int
+    silence_s: int
+    start_ms: int = 8_000
+    end_ms: int = 1_200
+    complete: Callable[[Transcript], bool] | None = None
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What one question got: a key (``key``, plus any keys pressed right after it in
+    the same listening session, ``more_keys``), or speech (``recording``, and the
+    ``transcript`` when the transport decoded it already), or nothing."""
+
+    key: str | None = None
+    more_keys: str = ""
+    recording: Path | None = None
+    duration_ms: int = 0
+    transcript: Transcript | None = None
+    listened: bool = False       # speech was listened for (so no recording means silence)
+    barged_in: bool = False      # the caller's voice stopped the prompt
+
+
 class Channel(Protocol):
     """One live call.  Every method raises ``ivr.errors.CallerHungUp`` when the
     caller has gone, and ``ivr.errors.ChannelError`` on a protocol failure."""
@@ -108,6 +146,10 @@ class Channel(Protocol):
         ``start_window_ms``: how long to keep listening for a caller who has not
         started yet (``silence_s`` then only ends speech that has begun).
         A ``CallerHungUp`` raised here carries ``recording``: the partial file, or None."""
+
+    async def ask(self, prompts: Sequence[str], listen: Listen | None) -> Answer:
+        """Play a question and take its answer: any key stops the prompt; with
+        ``listen``, speech is taken too (how depends on the transport)."""
 
     async def transfer(self, app: str, args: str) -> str:
         """Run a dialplan application (Queue, Dial); returns its status text, or

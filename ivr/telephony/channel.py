@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
 from ivr.errors import CallerHungUp, ChannelError
-from ivr.ports import CallInfo, KeysResult, PlayResult, RecordResult
+from ivr.ports import Answer, CallInfo, KeysResult, Listen, PlayResult, RecordResult
 from ivr.store.files import spool_file, spool_folder
 from ivr.telephony import agi
 
@@ -44,6 +44,8 @@ log = logging.getLogger(__name__)
 
 SILENT_PROMPT = "silence/1"
 BEEP_PROMPT = "tone/beep"
+# Keys that stop a question (as the call runner's): not "#", which ends keyed entry.
+ANY_KEY = "0123456789*"
 RECORD_FORMAT = "wav"
 SAMPLES_PER_MS = 8  # Asterisk's endpos counts 8 kHz samples for our WAV recordings
 # When RECORD FILE's silence detector fires it rewinds the file by (N - 1) s, so a
@@ -218,6 +220,26 @@ class AgiChannel:
         quiet = (key is None and reply.data == "timeout" and silence_s > 0
                  and duration <= QUIET_RECORDING_MS)
         return RecordResult(path=path, key=key, duration_ms=duration), quiet
+
+    async def ask(self, prompts: Sequence[str], listen: Listen | None) -> Answer:
+        """The RECORD FILE transport: play the question (a key stops it), then record
+        into the shared spool until Asterisk hears silence; decoding is the caller's."""
+        key = (await self.play(prompts, ANY_KEY)).key
+        if key is not None or listen is None:
+            return Answer(key=key)
+        rec = await self.record(listen.name, listen.max_ms, listen.silence_s, ANY_KEY,
+                                start_window_ms=listen.start_ms)
+        if rec.key:
+            return Answer(key=rec.key, listened=True)
+        return Answer(recording=rec.path, duration_ms=rec.duration_ms, listened=True)
+
+    async def run_app(self, app: str, args: str, timeout_s: float) -> int:
+        """EXEC a dialplan application and return its result (-2: not loaded).
+        Raises CallerHungUp when the caller hung up during it."""
+        reply = await self._command(agi.format_exec(app, args), timeout_s=timeout_s)
+        if self.hung_up:
+            raise agi.AgiHangup(f"caller hung up during {app}")
+        return reply.result
 
     async def transfer(self, app: str, args: str) -> str:
         reply = await self._command(agi.format_exec(app, args),

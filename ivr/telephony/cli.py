@@ -105,6 +105,8 @@ def format_call(result: fake.FakeCallResult, texts: dict[str, str]) -> str:
             lines.append(f"       (recorded to {event.detail})")
         elif event.kind == "transfer":
             lines.append(f"IVR    transfers: {event.detail}")
+        elif event.kind == "audiosocket":
+            lines.append(f"IVR    [a question over AudioSocket: {event.detail}]")
         elif event.kind == "say_digits":
             lines.append(f"IVR    says {event.detail}")
         elif event.kind == "hangup":

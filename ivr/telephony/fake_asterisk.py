@@ -76,11 +76,14 @@ class Keys:
 
 @dataclass(frozen=True)
 class Say:
-    """Speech.  ``after_s``: the caller starts this long after the line starts
-    listening (elderly callers pause before sixteen digits)."""
+    """Speech.  ``after_s``: at a RECORD FILE, the caller starts this long after the
+    line starts listening (elderly callers pause before sixteen digits); in an
+    AudioSocket session, this long after the question's prompt ends, or this long
+    into the prompt with ``barge_in`` (talking over it)."""
 
     wav: Path
     after_s: float = 0.0
+    barge_in: bool = False
 
 
 @dataclass(frozen=True)
@@ -96,6 +99,7 @@ class HangUp:
 
     hangup_line_first: bool = True
     during: str | None = None
+    after_s: float = 0.0       # > 0: at the next question, this far into its AudioSocket session
 
 
 Turn = Union[Keys, Say, Silence, HangUp]
@@ -104,7 +108,7 @@ Turn = Union[Keys, Say, Silence, HangUp]
 def load_scenario(path: Path) -> list[Turn]:
     """Turns from a JSON or TOML file: a list (or ``turns = [...]``) of tables such
     as ``{keys = "3172..."}``, ``{keys = "1", barge_in = true}``, ``{say = "nik.wav"}``,
-    ``{say = "nik.wav", after_s = 3}``,
+    ``{say = "nik.wav", after_s = 3}`` (``barge_in = true``: over the prompt, AudioSocket),
     ``{silence = true}``, ``{hangup = true}``.  Relative ``say`` paths are relative
     to the file."""
     text = path.read_text(encoding="utf-8")
@@ -120,12 +124,12 @@ def _turn(item: object, base: Path, n: int) -> Turn:
         digits, barge_in = str(item["keys"]), item.get("barge_in", BARGE_IN_DEFAULT)
         if digits and all(c in agi.DTMF_KEYS for c in digits) and isinstance(barge_in, bool):
             return Keys(digits, barge_in)
-    elif isinstance(item, dict) and "say" in item and set(item) <= {"say", "after_s"}:
-        value, after = item["say"], item.get("after_s", 0.0)
+    elif isinstance(item, dict) and "say" in item and set(item) <= {"say", "after_s", "barge_in"}:
+        value, after, barge = item["say"], item.get("after_s", 0.0), item.get("barge_in", False)
         if isinstance(value, str) and isinstance(after, (int, float)) and not isinstance(after, bool) \
-                and 0 <= after <= 60:
+                and 0 <= after <= 60 and isinstance(barge, bool):
             p = Path(value)
-            return Say(p if p.is_absolute() else base / p, float(after))
+            return Say(p if p.is_absolute() else base / p, float(after), barge)
     elif isinstance(item, dict) and len(item) == 1:
         (kind, value), = item.items()
         if kind == "silence":
@@ -174,6 +178,8 @@ class FakeCallResult:
         """The caller is still on the line when the AGI ends: Asterisk goes on with
         the next priority of the dialplan (nobody hung up)."""
         return self.agi_status == "FAILURE" or self.ended_by in ("service-closed", "error")
+    audiosocket_sessions: tuple = ()         # fake_audiosocket.SessionResult, one per EXEC AudioSocket
+    walls: tuple[tuple[float, float], ...] = ()  # perf_counter: each command received, answered
 
     def commands(self) -> list[str]:
         return [e.command for e in self.exchanges]
@@ -232,7 +238,8 @@ class _Call:
 
     def __init__(self, script: Iterable[Turn], *, sounds_prefix: str, audio_dir: Path,
                  asterisk_spool: str, spool_dir: Path, save_audio: bool,
-                 transfer_status: Mapping[str, str], core_sounds: frozenset[str] = frozenset()):
+                 transfer_status: Mapping[str, str], core_sounds: frozenset[str] = frozenset(),
+                 audiosocket: bool = True, audiosocket_speed: float = 1.0, pace: bool = False):
         self.turns: deque[Turn] = deque(script)
         self.sounds_prefix = sounds_prefix.rstrip("/")
         self.audio_dir = audio_dir
@@ -261,10 +268,21 @@ class _Call:
         self._say_waiting = False        # a Say at the head is already counting down
         self._silence_heard = False      # a Silence at the head has met a recording
         self._hangup_echo = False        # the second HANGUP line is still to come
+        self.audiosocket = audiosocket            # app_audiosocket loaded
+        self.audiosocket_speed = audiosocket_speed
+        self.audiosocket_sessions: list = []
+        self.pace = pace                          # media commands take their real time (benchmarks)
+        self.walls: list[tuple[float, float]] = []  # perf_counter when each command came and was answered
 
     # --- dispatch ------------------------------------------------------------------------
 
     async def handle(self, line: str) -> str:
+        received = time.perf_counter()
+        reply = await self._handle(line)
+        self.walls.append((received, time.perf_counter()))
+        return reply
+
+    async def _handle(self, line: str) -> str:
         words = agi.split_command(line)
         name, args = _match(words)
         if len(self.exchanges) >= MAX_COMMANDS and self.live:
@@ -284,7 +302,10 @@ class _Call:
                 self.turns.popleft()
         if self.live:
             head = self.turns[0] if self.turns else None
-            if isinstance(head, HangUp) and (head.during is None or self._playing(name, args) == head.during):
+            # HangUp(after_s=...) waits for the next listening command: mid-session in an
+            # AudioSocket one, at once in a RECORD FILE / GET DATA.
+            if isinstance(head, HangUp) and (head.during is None or self._playing(name, args) == head.during) \
+                    and (not head.after_s or name in _INPUT):
                 self.turns.popleft()
                 return await self._hang_up_at(name, args, head.hangup_line_first)
             if head is None and name in _INPUT:
@@ -393,7 +414,54 @@ class _Call:
             return "200 result=0\n"
         if app in _OTHER_APPS:
             return "200 result=0\n"
+        if app == "audiosocket" and self.audiosocket:
+            return await self._audiosocket(" ".join(args[1:]))
         return "200 result=-2\n"
+
+    async def _audiosocket(self, target: str) -> str:
+        from ivr.telephony import fake_audiosocket as fas
+
+        if not self.live:
+            return "200 result=-1\n"          # the channel is not up: Asterisk connects, then gives up
+        head = self.turns.popleft() if self.turns else None
+        plan = fas.CallerPlan()
+        if isinstance(head, Say):
+            try:
+                plan.speech = await asyncio.to_thread(audio.to_telephone, head.wav)
+            except (OSError, RuntimeError, ValueError) as exc:
+                self.problems.append(f"cannot read the caller's audio {head.wav}: {exc}")
+            plan.after_s, plan.barge_in = head.after_s, head.barge_in
+        elif isinstance(head, Keys):
+            plan.keys, plan.barge_in = head.digits, head.barge_in
+        elif isinstance(head, HangUp):
+            plan.hangup_after_s = head.after_s
+        elif head is None:
+            plan.hangup_after_s = 0.0      # script used up: the caller hangs up
+        session = await fas.run_session(target, plan, speed=self.audiosocket_speed, keep_audio=self.save_audio,
+                                        hangup_line_first=getattr(head, "hangup_line_first", True),
+                                        seed=len(self.audiosocket_sessions))
+        self.audiosocket_sessions.append(session)
+        self.problems.extend(session.problems)
+        self.events.append(Event("audiosocket", f"{session.prompt_ms / 1000:.1f} s of prompt audio"))
+        if isinstance(head, Keys):
+            self.keys.append(session.keys_sent)
+            self._heard_keys(session.keys_sent)
+            if head.digits[len(session.keys_sent):]:
+                self.turns.appendleft(Keys(head.digits[len(session.keys_sent):], head.barge_in))
+        elif isinstance(head, Say) and session.spoke:
+            self.events.append(Event("say", str(head.wav)))
+        elif isinstance(head, Say):
+            self.turns.appendleft(head)       # never got to speak (session ended first)
+        elif isinstance(head, Silence):
+            self.events.append(Event("silence", "while listening"))
+        if self.save_audio:
+            self.heard.extend(session.heard)
+        if session.caller_hung_up:
+            self.live = False
+            self._hangup_echo = True
+            self.ended_by = self.ended_by or "caller"
+            self.events.append(Event("hangup", "caller"))
+        return session.reply
 
     async def _cmd_stream_file(self, args: list[str]) -> str:
         if not 2 <= len(args) <= 3:
@@ -412,6 +480,7 @@ class _Call:
             self._heard_keys(key)
             return f"200 result={ord(key)} endpos={stop}\n"
         self._heard_prompt(prompt, prompt.frames, offset)
+        await self._paced(prompt.frames - offset)
         return f"200 result=0 endpos={prompt.frames}\n"
 
     async def _cmd_say_digits(self, args: list[str]) -> str:
@@ -528,7 +597,7 @@ class _Call:
             else:
                 # The caller has not started yet; the line stopped listening first.
                 # Their clock is running now: what the service does next takes time.
-                self.turns[0] = Say(head.wav, (lead_ms - elapsed_ms) / 1000)
+                self.turns[0] = Say(head.wav, (lead_ms - elapsed_ms) / 1000, head.barge_in)
                 self._say_waiting = True
                 self.events.append(Event("silence", "recording ended before the caller spoke"))
         else:
@@ -538,6 +607,7 @@ class _Call:
             self._silence_heard = isinstance(head, Silence)
             self.events.append(Event("silence", "while recording"))
         await asyncio.to_thread(audio.write_wav, target, samples)
+        await self._paced(elapsed_ms * audio.RATE // 1000)
         self._recorded(target)
         if self.save_audio:
             self.heard.append(samples)
@@ -546,6 +616,11 @@ class _Call:
         return f"200 result={left} (timeout) endpos={len(samples)}\n"
 
     # --- helpers ------------------------------------------------------------------------------
+
+    async def _paced(self, samples: int) -> None:
+        """With ``pace``, a media command lasts as long as its audio on the line."""
+        if self.pace and samples > 0:
+            await asyncio.sleep(samples / audio.RATE / self.audiosocket_speed)
 
     async def _prompt(self, file: str) -> audio.PromptAudio | None:
         """Map an Asterisk sound name back to the local audio folder and check it."""
@@ -722,6 +797,8 @@ def _checked_statuses(statuses: Mapping[str, str]) -> dict[str, str]:
                              f"use one of {sorted(allowed)} or {BRIDGED!r}")
         out[app] = status
     return out
+def _is_audiosocket(name: str, args: list[str]) -> bool:
+    return name == "EXEC" and bool(args) and args[0].lower() == "audiosocket"
 
 
 def _match(words: list[str]) -> tuple[str | None, list[str]]:
@@ -761,16 +838,23 @@ async def run_call(host: str, port: int, script: Iterable[Turn], *,
                    transfer_status: Mapping[str, str] = DEFAULT_TRANSFER_STATUS,
                    agi_args: Iterable[str] = (),
                    env: list[tuple[str, str]] | None = None,
-                   core_sounds: Iterable[str] = ()) -> FakeCallResult:
+                   core_sounds: Iterable[str] = (),
+                   audiosocket: bool = True, audiosocket_speed: float = 1.0,
+                   pace: bool = False) -> FakeCallResult:
     """Place one call into the FastAGI server at ``host:port`` and play ``script``.
 
     ``agi_args`` become ``agi_arg_1``...; ``env`` replaces the whole header block;
-    ``core_sounds`` names Asterisk's own sounds that exist (e.g. ``beep``)."""
+    ``core_sounds`` names Asterisk's own sounds that exist (e.g. ``beep``);
+    ``audiosocket``: app_audiosocket is loaded (else EXEC AudioSocket answers -2);
+    ``audiosocket_speed``: stream the caller's line that many times faster than real time;
+    ``pace``: STREAM FILE and RECORD FILE take as long as their audio (at that speed),
+    as on a real line (benchmarks)."""
     uniqueid = uniqueid or f"{int(time.time())}.{next(_ids)}"
     call = _Call(script, sounds_prefix=sounds_prefix, audio_dir=Path(audio_dir),
                  asterisk_spool=asterisk_spool, spool_dir=Path(spool_dir),
                  save_audio=save_wav is not None, transfer_status=transfer_status,
-                 core_sounds=frozenset(core_sounds))
+                 core_sounds=frozenset(core_sounds),
+                 audiosocket=audiosocket, audiosocket_speed=audiosocket_speed, pace=pace)
     try:
         reader, writer = await asyncio.open_connection(host, port)
     except OSError as exc:
@@ -806,7 +890,8 @@ async def run_call(host: str, port: int, script: Iterable[Turn], *,
         keys="".join(call.keys), events=tuple(call.events), recordings=tuple(call.recordings),
         problems=tuple(call.problems), ended_by=call.ended_by or "unknown", clean=clean,
         variables=tuple(call.variables.items()), step_latencies=tuple(call.step_latencies),
-        agi_status="HANGUP" if call.ended_by == "caller" else "SUCCESS")
+        agi_status="HANGUP" if call.ended_by == "caller" else "SUCCESS",
+        audiosocket_sessions=tuple(call.audiosocket_sessions), walls=tuple(call.walls))
 
 
 async def _converse(call: _Call, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
