@@ -33,7 +33,7 @@ from ivr.dialogue.vocab import (
     Step, Transfer, TransferDone,
 )
 from ivr.errors import CallerHungUp, ChannelError, RecognizerError, StoreError
-from ivr.ports import Answer, CallEventRecord, Channel, Listen, Recognizer, Store, Transcript
+from ivr.ports import Answer, CallEventRecord, Channel, Hearing, Recognizer, Store, Transcript
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +57,10 @@ class RunnerConfig:
     min_message_ms: int = 1_500
     db_timeout_s: float = 3.0            # a lookup slower than this gets the apology
     fault_follow_up_window_s: float = 300.0
+    # Streaming transports only (AudioSocket): endpointing per question.
+    speech_end_ms: int = 1_200            # a pause this long ends a yes/no or menu answer
+    speech_end_digits_ms: int = 2_000     # ... a NIK answer (callers pause between groups)
+    complete_confidence: float = 0.5      # a short answer this sure ends the question early
 
 
 class FaultFollowUps:
@@ -87,10 +91,6 @@ class FaultFollowUps:
             self._last = {p: t for p, t in self._last.items() if now - t < self.window_s}
         self._last[peer] = now
         return self._merged.pop(peer, 0)
-    # Streaming transports only (AudioSocket): endpointing per question.
-    speech_end_ms: int = 1_200            # a pause this long ends a yes/no or menu answer
-    speech_end_digits_ms: int = 2_000     # ... a NIK answer (callers pause between groups)
-    complete_confidence: float = 0.5      # a short answer this sure ends the question early
 
 
 def recording_has_voice(path: Path | None, min_ms: int) -> bool:
@@ -401,7 +401,7 @@ class _Call:
             listen = None
             if ask.speech and self.speech_ok:
                 self.seq += 1
-                listen = self._listen(ask)
+                listen = self._hearing(ask)
             got = await self.ch.ask(ids, listen)
             first, more = got.key, got.more_keys
             if first is None and got.listened:
@@ -429,7 +429,7 @@ class _Call:
         await self._log("keys", keys=shown, detail={"count": len(keys), "timed_out": timed_out})
         return KeysEntered(self.r.clock(), keys, timed_out)
 
-    def _listen(self, ask: Ask) -> Listen:
+    def _hearing(self, ask: Ask) -> Hearing:
         """The spoken side of a question: its recording name, endpointing, and when
         an answer heard so far is already whole (so the caller need not wait)."""
         cfg = self.r.cfg
@@ -443,7 +443,7 @@ class _Call:
             def complete(t: Transcript) -> bool:
                 return bool(t.text.strip()) and len(t.text.split()) <= 2 and t.confidence >= cfg.complete_confidence
             end_ms = cfg.speech_end_ms
-        return Listen(name=f"{self.call_id}-{self.seq:02d}", grammar=ask.grammar, max_ms=cfg.record_max_ms,
+        return Hearing(name=f"{self.call_id}-{self.seq:02d}", grammar=ask.grammar, max_ms=cfg.record_max_ms,
                       silence_s=cfg.record_silence_s, start_ms=cfg.listen_start_ms, end_ms=end_ms,
                       complete=complete)
 

@@ -93,7 +93,7 @@ class RecordResult:
 
 
 @dataclass(frozen=True)
-class Listen:
+class Hearing:
     """How to take one spoken answer after a question's prompts.
 
     ``name`` names the recording (relative to the spool); ``silence_s`` is RECORD
@@ -147,7 +147,7 @@ class Channel(Protocol):
         started yet (``silence_s`` then only ends speech that has begun).
         A ``CallerHungUp`` raised here carries ``recording``: the partial file, or None."""
 
-    async def ask(self, prompts: Sequence[str], listen: Listen | None) -> Answer:
+    async def ask(self, prompts: Sequence[str], listen: Hearing | None) -> Answer:
         """Play a question and take its answer: any key stops the prompt; with
         ``listen``, speech is taken too (how depends on the transport)."""
 

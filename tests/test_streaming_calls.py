@@ -241,3 +241,15 @@ def test_a_socket_that_never_connects_falls_back_to_record_file(tmp_path, recogn
     assert [e.reply for e in result.exchanges if e.command == "EXEC"] == ["200 result=-1\n"]
     assert result.commands().count("RECORD FILE") == 2
     assert [e.detail["words"] for e in speech_events(only_call(hotline))] == [3, 3]
+
+
+def test_a_hash_alone_does_not_answer_a_question(tmp_path, recognizer):
+    settings = stream_settings(tmp_path)
+
+    async def scenario(call):
+        return await call(Keys("#", barge_in=True), Keys(SCHEDULED), HangUp())
+
+    result, hotline = run_stream_line(settings, scenario, recognizer)
+    keys = [e for e in only_call(hotline).events if e.kind == "keys"]
+    assert keys[0].detail["count"] == 16                 # the "#" was passed over, the NIK taken
+    assert result.audiosocket_sessions[0].keys_sent.startswith("#")

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
 from ivr.errors import CallerHungUp, ChannelError
-from ivr.ports import Answer, CallInfo, KeysResult, Listen, PlayResult, RecordResult
+from ivr.ports import Answer, CallInfo, KeysResult, Hearing, PlayResult, RecordResult
 from ivr.store.files import spool_file, spool_folder
 from ivr.telephony import agi
 
@@ -221,7 +221,7 @@ class AgiChannel:
                  and duration <= QUIET_RECORDING_MS)
         return RecordResult(path=path, key=key, duration_ms=duration), quiet
 
-    async def ask(self, prompts: Sequence[str], listen: Listen | None) -> Answer:
+    async def ask(self, prompts: Sequence[str], listen: Hearing | None) -> Answer:
         """The RECORD FILE transport: play the question (a key stops it), then record
         into the shared spool until Asterisk hears silence; decoding is the caller's."""
         key = (await self.play(prompts, ANY_KEY)).key

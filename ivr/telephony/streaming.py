@@ -32,7 +32,7 @@ from typing import Sequence
 import numpy as np
 
 from ivr.errors import ChannelError, RecognizerError
-from ivr.ports import Answer, Listen, Recognizer, Transcript
+from ivr.ports import Answer, Hearing, Recognizer, Transcript
 from ivr.speech.endpoint import (
     EndpointConfig, Endpointer, NoSpeech, Paused, SpeechEnded, SpeechStarted, TooLong,
 )
@@ -149,7 +149,7 @@ class AudioSocketChannel:
 
     # --- the question ------------------------------------------------------------------
 
-    async def ask(self, prompts: Sequence[str], listen: Listen | None) -> Answer:
+    async def ask(self, prompts: Sequence[str], listen: Hearing | None) -> Answer:
         if listen is None or not self.streaming:
             return await self.agi.ask(prompts, listen)
         try:
@@ -167,7 +167,7 @@ class AudioSocketChannel:
         host = f"[{address}]" if ":" in address else address
         return f"{host}:{self.server.bound_port}"
 
-    async def _session(self, prompts: Sequence[str], listen: Listen) -> Answer:
+    async def _session(self, prompts: Sequence[str], listen: Hearing) -> Answer:
         call_uuid = uuidmod.uuid4()
         expectation = self.server.expect(call_uuid)
         budget = (listen.start_ms + listen.max_ms) / 1000 + 120
@@ -230,7 +230,7 @@ class AudioSocketChannel:
         except (TimeoutError, asock.AudioSocketError):
             return
 
-    async def _converse(self, conn: asock.AudioSocketConnection, prompts: Sequence[str], listen: Listen,
+    async def _converse(self, conn: asock.AudioSocketConnection, prompts: Sequence[str], listen: Hearing,
                         heard: _Heard) -> None:
         pcm = bytearray()
         for prompt_id in prompts:
@@ -261,7 +261,12 @@ class AudioSocketChannel:
                     heard.ended = "closed"
                     break
                 if msg.kind == asock.KIND_DTMF:
-                    heard.keys.append(asock.decode_dtmf(msg.payload))
+                    key = asock.decode_dtmf(msg.payload)
+                    if key == "#" and not heard.keys:
+                        # As with FastAGI prompts, "#" is not a key that answers a
+                        # question; it only ends keyed entry (a NIK's trailing "#").
+                        continue
+                    heard.keys.append(key)
                     heard.ended = "key"
                     break
                 if msg.kind == asock.KIND_ERROR:
@@ -338,7 +343,7 @@ class AudioSocketChannel:
         finally:
             ep.prompt_done()
 
-    async def _answer(self, heard: _Heard, listen: Listen) -> Answer:
+    async def _answer(self, heard: _Heard, listen: Hearing) -> Answer:
         if heard.keys:
             return Answer(key=heard.keys[0], more_keys="".join(heard.keys[1:]), listened=True,
                           barged_in=heard.barged_in)
