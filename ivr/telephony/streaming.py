@@ -1,9 +1,10 @@
 """``AudioSocketChannel``: the streaming speech transport behind the ``Channel`` port.
 
 It wraps the call's :class:`~ivr.telephony.channel.AgiChannel` and changes one thing,
-``ask``: each spoken question becomes an AudioSocket session.  We ``EXEC AudioSocket``
-(which blocks in Asterisk until we hang up the socket), play the question's prompt
-ourselves over the socket, paced in real time, so the caller's voice can stop it
+``ask``: each spoken question becomes an AudioSocket session.  What leads up to the
+question (a read-back, a status read-out) Asterisk plays with STREAM FILE as before;
+then we ``EXEC AudioSocket`` (which blocks in Asterisk until we hang up the socket),
+play the question's own prompt ourselves over the socket, paced in real time, so the caller's voice can stop it
 (barge-in), feed the caller's frames to the endpointer, check at each pause whether
 the answer is already whole (16 digits, a clear yes), take keys exactly as keys, write
 the caller's side of the answer as a WAV in our spool, hang up the socket and read
@@ -37,7 +38,7 @@ from ivr.speech.endpoint import (
     EndpointConfig, Endpointer, NoSpeech, Paused, SpeechEnded, SpeechStarted, TooLong,
 )
 from ivr.telephony import audiosocket as asock
-from ivr.telephony.channel import AgiChannel
+from ivr.telephony.channel import ANY_KEY, AgiChannel
 
 log = logging.getLogger(__name__)
 
@@ -152,13 +153,21 @@ class AudioSocketChannel:
     async def ask(self, prompts: Sequence[str], listen: Hearing | None) -> Answer:
         if listen is None or not self.streaming:
             return await self.agi.ask(prompts, listen)
+        # What leads up to the question (a read-back, the status read-out) Asterisk
+        # plays, as today, keys stopping it: it is cheaper than pacing it ourselves
+        # (DESIGN.md section 6).  The question itself streams, so a voice can cut it.
+        lead, question = list(prompts[:-1]), list(prompts[-1:])
+        if lead:
+            key = (await self.agi.play(lead, ANY_KEY)).key
+            if key is not None:
+                return Answer(key=key)
         try:
-            return await self._session(prompts, listen)
+            return await self._session(question, listen)
         except _NotConnected as exc:
             self.streaming = False
             log.warning("call %s: AudioSocket unavailable (%s); recording answers with RECORD FILE "
                         "for the rest of the call", self.info.uniqueid, exc)
-            return await self.agi.ask(prompts, listen)
+            return await self.agi.ask(question, listen)
 
     def _address(self) -> str:
         address = self.cfg.address
