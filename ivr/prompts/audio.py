@@ -8,6 +8,7 @@ back do not jump in volume.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import tempfile
@@ -170,6 +171,23 @@ def tone(hz: float, seconds: float, dbfs: float = -9.0, fade_s: float = 0.01) ->
         wave_[:ramp] *= envelope
         wave_[-ramp:] *= envelope[::-1]
     return wave_.astype(np.float32)
+
+
+def write_json_atomic(path: Path, payload: dict) -> None:
+    """Write a JSON file (the prompts manifest, the voice registry) via a temp file
+    and rename, so a reader never sees half of it."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp", dir=path.parent)
+    done = False
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(payload, fh, ensure_ascii=False, indent=1)
+            fh.write("\n")
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+        done = True
+    finally:
+        if not done:
+            Path(tmp).unlink(missing_ok=True)
 
 
 def write_wav_atomic(path: Path, samples: np.ndarray, rate: int = RATE) -> int:

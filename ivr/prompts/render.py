@@ -35,7 +35,7 @@ import numpy as np
 
 from ivr.errors import IvrError
 from ivr.prompts import audio
-from ivr.prompts.catalog import Catalog, is_generated, is_silence, is_tone, load_catalog, validate_id
+from ivr.prompts.catalog import Catalog, is_generated, is_tone, load_catalog, validate_id
 
 log = logging.getLogger(__name__)
 
@@ -291,18 +291,7 @@ def _save_manifest(audio_dir: Path, entries: dict[str, dict], voice: VoiceSettin
         "voice": asdict(voice),
         "prompts": dict(sorted(entries.items())),
     }
-    fd, tmp = tempfile.mkstemp(prefix=".manifest.", suffix=".tmp", dir=audio_dir)
-    done = False
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(payload, fh, ensure_ascii=False, indent=1)
-            fh.write("\n")
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, audio_dir / MANIFEST)
-        done = True
-    finally:
-        if not done:
-            Path(tmp).unlink(missing_ok=True)
+    audio.write_json_atomic(audio_dir / MANIFEST, payload)
 
 
 def manifest_hashes(audio_dir: str | os.PathLike[str]) -> dict[str, str]:

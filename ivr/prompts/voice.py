@@ -172,18 +172,7 @@ class Voice:
     def _save(self, data: dict[str, dict]) -> None:
         payload = {"about": "prompt voices: versions and which recording is live; written by the prompts page",
                    "prompts": dict(sorted(data.items()))}
-        fd, tmp = tempfile.mkstemp(prefix=".voice.", suffix=".tmp", dir=self.dir)
-        done = False
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump(payload, fh, ensure_ascii=False, indent=1)
-                fh.write("\n")
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, self.dir / REGISTRY)
-            done = True
-        finally:
-            if not done:
-                Path(tmp).unlink(missing_ok=True)
+        audio.write_json_atomic(self.dir / REGISTRY, payload)
 
     def _add(self, data: dict, prompt_id: str, source: str, text: str, at: dt.datetime, by: str,
              origin: str, file_from: Path | None = None, samples: np.ndarray | None = None) -> Version:

@@ -33,7 +33,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ivr.telephony import audio as taudio
 from ivr.telephony import audiosocket as asock
 
 PROMPT_GAP_S = 0.5          # the service's audio stopped this long: its prompt is over
