@@ -253,3 +253,36 @@ def test_a_hash_alone_does_not_answer_a_question(tmp_path, recognizer):
     keys = [e for e in only_call(hotline).events if e.kind == "keys"]
     assert keys[0].detail["count"] == 16                 # the "#" was passed over, the NIK taken
     assert result.audiosocket_sessions[0].keys_sent.startswith("#")
+
+
+def test_report_over_the_streaming_transport(tmp_path, recognizer):
+    """A report (our beep, then RECORD FILE with its start window) goes through the
+    AGI channel underneath the streaming one: it is recorded and queued, no fault."""
+    from tests.conftest import voice_wav
+
+    settings = stream_settings(tmp_path)
+    wav = voice_wav(tmp_path / "report.wav", seconds=4)
+
+    async def scenario(call):
+        return await call(Keys(SCHEDULED), Keys("1"), Keys("2"), Say(wav), HangUp())
+
+    result, hotline = run_stream_line(settings, scenario, recognizer)
+    detail = only_call(hotline)
+    assert detail.call.outcome != "fault", [e.detail for e in detail.events if e.kind == "fault"]
+    assert [f.reason for f in detail.follow_ups] == ["complaint"]
+    assert "tone/beep" in result.prompts
+    assert any(r.purpose == "complaint" for r in detail.recordings)
+
+
+def test_the_streaming_channel_takes_every_argument_the_agi_channel_takes():
+    """The call runner talks to either transport through the same port: a wrapper
+    method that drops an argument breaks calls only on that transport."""
+    import inspect
+
+    from ivr.telephony.channel import AgiChannel
+    from ivr.telephony.streaming import AudioSocketChannel
+
+    for name in ("answer", "play", "collect_keys", "record", "transfer", "set_variable", "hangup", "ask"):
+        agi_params = list(inspect.signature(getattr(AgiChannel, name)).parameters)
+        stream_params = list(inspect.signature(getattr(AudioSocketChannel, name)).parameters)
+        assert stream_params == agi_params, name

@@ -133,8 +133,9 @@ class AudioSocketChannel:
     async def collect_keys(self, max_digits, timeout_ms, prompt=None):
         return await self.agi.collect_keys(max_digits, timeout_ms, prompt)
 
-    async def record(self, name, max_ms, silence_s, stop_keys, beep=False):
-        return await self.agi.record(name, max_ms, silence_s, stop_keys, beep)
+    async def record(self, name, max_ms, silence_s, stop_keys, beep=False, start_window_ms=0):
+        return await self.agi.record(name, max_ms, silence_s, stop_keys, beep=beep,
+                                     start_window_ms=start_window_ms)
 
     async def transfer(self, app, args):
         return await self.agi.transfer(app, args)
