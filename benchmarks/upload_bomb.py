@@ -14,22 +14,21 @@ every 20 ms.  Prints figures only; nothing is asserted.
 from __future__ import annotations
 
 import argparse
-import io
 import os
-import random
 import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import zipfile
 from pathlib import Path
 
 import httpx
-import openpyxl
 
 HERE = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(HERE))
+from tests.hostile_files import inflating_xlsx  # noqa: E402  (the same workbooks the tests refuse)
+
 HEADER = ["nik", "name", "status", "collection_date", "collection_time", "place", "address"]
 PASSWORD = "bench-password-123"
 
@@ -43,30 +42,6 @@ settings = Settings(data_dir=Path(data), env="test", secret_key="bench-secret-01
                     prompts_dir=Path(prompts), web_enabled=True)
 uvicorn.run(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
 """
-
-
-def inflating_xlsx(path: Path, mib: int, noise: bool) -> Path:
-    book = openpyxl.Workbook()
-    book.active.append(HEADER)
-    book.active.append(["3171012304900021", "Ani", "in_review"])
-    buf = io.BytesIO()
-    book.save(buf)
-    source = zipfile.ZipFile(io.BytesIO(buf.getvalue()))
-    rng = random.Random(3)
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=1 if noise else 9) as out:
-        for info in source.infolist():
-            data = source.read(info.filename)
-            if info.filename != "xl/worksheets/sheet1.xml":
-                out.writestr(info, data)
-                continue
-            head, tail = data.split(b"</sheetData>")
-            with out.open(info.filename, "w", force_zip64=True) as w:
-                w.write(head)
-                for _ in range(mib):
-                    block = rng.randbytes(3000).hex().encode() if noise else b""
-                    w.write(block + b" " * ((1 << 20) - len(block)))
-                w.write(b"</sheetData>" + tail)
-    return path
 
 
 def status(pid: int) -> dict[str, int]:
