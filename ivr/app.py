@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 JOURNAL_REPLAY_S = 30.0
 JOURNAL_FIRST_S = 10.0      # after a failed call-log write, journal without trying the database
 PRERENDER_S = 600.0
+WEB_SHUTDOWN_S = 5.0        # how long stopping waits for the web app to finish its requests
 
 
 @dataclass
@@ -327,8 +328,10 @@ async def serve(settings: Settings) -> None:
         ami.start()
         tasks.append(asyncio.create_task(dialer.run(), name="dialer"))
     web = _web_server(settings, hotline)
+    web_task = None
     if web is not None:
-        tasks.append(asyncio.create_task(web.serve(), name="web"))
+        web_task = asyncio.create_task(web.serve(), name="web")
+        tasks.append(web_task)
     print(f"Hotline BST is answering FastAGI calls on port {server.bound_port} of {settings.agi_host}"
           f" ({'speech and keypad' if hotline.speech else 'keypad only'}"
           + (f", speech over AudioSocket on port {hotline.audiosocket.bound_port}" if hotline.audiosocket else "")
@@ -349,6 +352,10 @@ async def serve(settings: Settings) -> None:
         await server.close()
         if hotline.audiosocket is not None:
             await hotline.audiosocket.close()
+        if web_task is not None:
+            # let uvicorn finish its requests and its lifespan shutdown; cancelling it
+            # mid-way prints a CancelledError traceback into the service log
+            await asyncio.wait([web_task], timeout=WEB_SHUTDOWN_S)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 
 from ivr.errors import ConfigError, ImportRejected, IvrError
@@ -61,6 +62,15 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader went away (``ivr call ... | head``): no traceback, and no second
+        # error when the interpreter flushes stdout at exit.  141 is what a shell reports
+        # for a command ended by SIGPIPE.
+        try:
+            sys.stdout = open(os.devnull, "w")
+        except OSError:
+            pass
+        return 141
 
 
 if __name__ == "__main__":
