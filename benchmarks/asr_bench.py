@@ -88,7 +88,8 @@ def human_sets(human_dir: Path, tmp: Path, rng: np.random.Generator, niks: int):
     sets: dict[str, list[tuple[Path, str]]] = {k: [] for k in
                                                ("human isolated digits (phone)", "human strings (phone)",
                                                 "human isolated digits (clean 8k)", "human strings (clean 8k)",
-                                                "human 16-digit NIK (phone)")}
+                                                "human 16-digit NIK (phone)", "human 16-digit NIK (clean 8k)",
+                                                "human 16-digit NIK (GSM 06.10)")}
     singles: dict[str, list[tuple[np.ndarray, str]]] = {}
     for u in utts:
         x, rate = corpus.load_audio(u)
@@ -115,6 +116,11 @@ def human_sets(human_dir: Path, tmp: Path, rng: np.random.Generator, niks: int):
         if gsm:
             y = augment.gsm_batch([y])[0]
         sets["human 16-digit NIK (phone)"].append((_write(tmp / f"nik{i:03d}.wav", y), " ".join(words)))
+        # the same NIK only band-limited to 8 kHz, and through GSM alone (no rng draws,
+        # so the other sets stay as they were for a seed)
+        sets["human 16-digit NIK (clean 8k)"].append((_write(tmp / f"nik{i:03d}-cl.wav", x), " ".join(words)))
+        sets["human 16-digit NIK (GSM 06.10)"].append(
+            (_write(tmp / f"nik{i:03d}-gsm.wav", augment.gsm_batch([x])[0]), " ".join(words)))
     return sets
 
 

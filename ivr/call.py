@@ -26,7 +26,7 @@ import numpy as np
 
 from ivr import nik as nikmod
 from ivr.dialogue.flow import Dialogue
-from ivr.dialogue.understand import words_to_digits
+from ivr.dialogue.understand import Kind, meaning_confidence, speech_answer, words_to_digits
 from ivr.dialogue.vocab import (
     Action, Ask, CallStarted, Context, End, Event, Fault, FollowUp, HungUp, KeysEntered, Listen, Lookup,
     LookupDone, NikConfirmed, NoInput, Play, PromptItem, Record, Recorded, SpeechHeard, Spoken, State,
@@ -440,8 +440,17 @@ class _Call:
                 return len(words_to_digits(t.text)) >= need
             end_ms = cfg.speech_end_digits_ms      # callers pause between NIK groups
         else:
+            grammar = ask.grammar
+
             def complete(t: Transcript) -> bool:
-                return bool(t.text.strip()) and len(t.text.split()) <= 2 and t.confidence >= cfg.complete_confidence
+                # A short answer whose meaning is already sure: readings that mean the
+                # same ("benar" beside "ya") add up, as the dialogue counts them.
+                if not t.text.strip() or len(t.text.split()) > 2:
+                    return False
+                if speech_answer(t.text, grammar).kind is Kind.NOTHING:
+                    return False
+                alts = tuple((h.text, h.confidence) for h in t.alternatives)
+                return meaning_confidence(t.text, t.confidence, alts, grammar) >= cfg.complete_confidence
             end_ms = cfg.speech_end_ms
         return Hearing(name=f"{self.call_id}-{self.seq:02d}", grammar=ask.grammar, max_ms=cfg.record_max_ms,
                       silence_s=cfg.record_silence_s, start_ms=cfg.listen_start_ms, end_ms=end_ms,

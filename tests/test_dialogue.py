@@ -9,7 +9,7 @@ import pytest
 from ivr import nik as nikmod
 from ivr.dialogue.flow import Dialogue, FlowConfig, answer_items
 from ivr.dialogue.understand import (
-    Answer, Kind, keys_answer, speech_answer, words_to_digits, yes_no_decision, yes_no_margin,
+    Answer, Kind, keys_answer, meaning_confidence, speech_answer, words_to_digits, yes_no_decision, yes_no_margin,
 )
 from ivr.dialogue.vocab import (
     Ask, CallStarted, End, FollowUp, HungUp, KeysEntered, Lookup, LookupDone, NikConfirmed, NoInput,
@@ -273,6 +273,25 @@ def test_spoken_satu_dua_answer_the_read_back():
 def test_without_evidence_the_confidence_rule_still_applies():
     assert yes_no_margin(()) is None
     assert run(Dialogue(), keys(NIK), said("ya", conf=0.8)).state is State.LOOKUP
+
+
+def test_readings_that_mean_the_same_add_up():
+    """"benar" 0.45 beside "ya" 0.40: a yes heard at 0.85, not a doubtful word."""
+    alts = (("benar", 0.45), ("ya", 0.40), ("tidak", 0.15))
+    assert meaning_confidence("benar", 0.45, alts, "confirm") == pytest.approx(0.85)
+    assert meaning_confidence("tidak", 0.15, alts, "confirm") == pytest.approx(0.15)
+    assert meaning_confidence("ya", 0.7, (), "confirm") == 0.7     # no n-best: the reading's own
+    # the read-back acts on it (still only with the evidence margin, when there is one)
+    step = run(Dialogue(), keys(NIK), said("benar", conf=0.45, alts=alts))
+    assert step.state is State.LOOKUP
+    # two menu words for "done" make one sure answer; two meanings stay unsure
+    menu = run(Dialogue(), keys(NIK), keys("1"), LookupDone(AT, _scheduled()))
+    done = Dialogue().handle(menu.state, menu.context,
+                             said("selesai", conf=0.3, alts=(("selesai", 0.3), ("sudah", 0.3), ("lapor", 0.4))))
+    assert done.state is State.END
+    unsure = Dialogue().handle(menu.state, menu.context,
+                               said("selesai", conf=0.4, alts=(("selesai", 0.4), ("lapor", 0.3), ("ulangi", 0.3))))
+    assert unsure.state is not State.END
 
 
 def test_decision_rule():

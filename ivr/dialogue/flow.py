@@ -16,7 +16,7 @@ from typing import Callable
 from ivr import nik as nikmod
 from ivr.dialogue import speak
 from ivr.dialogue.understand import (
-    NOTHING, YES_NO_GRAMMARS, Answer, Kind, keys_answer, speech_answer, words_to_digits, yes_no_decision,
+    NOTHING, YES_NO_GRAMMARS, Answer, Kind, keys_answer, meaning_confidence, speech_answer, words_to_digits, yes_no_decision,
     yes_no_margin,
 )
 from ivr.dialogue.vocab import (
@@ -168,7 +168,8 @@ class Dialogue:
         if isinstance(event, KeysEntered):
             return keys_answer(event.keys, grammar)
         if isinstance(event, SpeechHeard):
-            if grammar != "digits" and event.confidence < self.cfg.min_confidence:
+            if grammar != "digits" and meaning_confidence(event.text, event.confidence, event.alternatives,
+                                                          grammar) < self.cfg.min_confidence:
                 return NOTHING
             answer = speech_answer(event.text, grammar)
             if grammar in YES_NO_GRAMMARS:
