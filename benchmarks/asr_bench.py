@@ -290,7 +290,11 @@ def yes_no_sets(rec, args, rng: np.random.Generator, tmp: Path, cfg: FlowConfig)
             if gsm:
                 y = augment.gsm_batch([y])[0]
             got = rec.recognize(_write(tmp / f"yn{i:03d}-{name[10:14]}.wav", y), grammar)
-            tally.add("yes" if word in YES_WORDS else "no", got, grammar, cfg)
+            truth = "yes" if word in YES_WORDS else "no"
+            tally.add(truth, got, grammar, cfg)
+            if args.errors and speech_answer(got.text, grammar).kind.value != truth:
+                print(f"   {voice} said {word!r}: heard {got.text!r}, yes-no margin "
+                      f"{yes_no_margin(got.evidence)}")
         for line in tally.lines(name):
             print(line)
         print(tally.sweep())
@@ -385,12 +389,15 @@ def main(argv: list[str] | None = None) -> int:
             grammar = "yesno" if "yes/no" in name else "menu" if "menu" in name else "digits"
             meant = [0, 0]
 
-            def judge(wav, ref, got, meant=meant):
-                # What the call does with it: "iya" for "ya" or "benar" for "betul"
-                # is still the caller's answer.
+            def judge(wav, ref, got, meant=meant, grammar=grammar):
+                # What the call does with it: "iya" for "ya" or "benar" for "betul",
+                # "ulang" for "ulangi", is still the caller's answer.
                 show(wav, ref, got)
                 meant[0] += 1
-                meant[1] += _meaning(got.text) == _meaning(ref)
+                if grammar == "menu":
+                    meant[1] += speech_answer(got.text, "menu") == speech_answer(ref, "menu")
+                else:
+                    meant[1] += _meaning(got.text) == _meaning(ref)
 
             lengths = [0, 0]
 
@@ -403,7 +410,8 @@ def main(argv: list[str] | None = None) -> int:
             total_audio += s.audio_s
             total_decode += s.decode_s
             print(s.line(name) + (f"  yes/no decided right={100 * meant[1] / max(meant[0], 1):6.2f}%"
-                                  if grammar == "yesno" else "")
+                                  if grammar == "yesno" else
+                                  f"  meaning right={100 * meant[1] / max(meant[0], 1):6.2f}%" if grammar == "menu" else "")
                   + (f"  right length={100 * lengths[1] / max(lengths[0], 1):6.2f}%" if "NIK" in name else ""))
             if args.keep:
                 (tmp / f"{re.sub('[^a-z0-9]+', '_', name.lower()).strip('_')}.tsv").write_text(

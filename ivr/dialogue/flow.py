@@ -50,7 +50,7 @@ class FlowConfig:
     # by this much (natural log: 6 = 400 times likelier); a "no" needs ``no_margin``
     # the other way.  Closer calls are asked again, offering the keypad and the
     # spoken digits.  Chosen on benchmarks/asr_bench.py's yes/no sets (MODEL_CARD.md).
-    yes_margin: float = 6.0
+    yes_margin: float = 4.0
     no_margin: float = 0.0
 
     def office_is_open(self, at: dt.datetime) -> bool:
