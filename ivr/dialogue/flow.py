@@ -47,7 +47,7 @@ class FlowConfig:
     # a wrong "ya" would confirm a wrong NIK.  Digits are always read back instead.
     min_confidence: float = 0.5
     # A spoken "yes" stands only when the best yes reading beats the best no reading
-    # by this much (natural log: 6 = 400 times likelier); a "no" needs ``no_margin``
+    # by this much (natural log: 4 = 55 times likelier); a "no" needs ``no_margin``
     # the other way.  Closer calls are asked again, offering the keypad and the
     # spoken digits.  Chosen on benchmarks/asr_bench.py's yes/no sets (MODEL_CARD.md).
     yes_margin: float = 4.0
