@@ -411,7 +411,8 @@ def main(argv: list[str] | None = None) -> int:
             total_decode += s.decode_s
             print(s.line(name) + (f"  yes/no decided right={100 * meant[1] / max(meant[0], 1):6.2f}%"
                                   if grammar == "yesno" else
-                                  f"  meaning right={100 * meant[1] / max(meant[0], 1):6.2f}%" if grammar == "menu" else "")
+                                  f"  meaning right={100 * meant[1] / max(meant[0], 1):6.2f}%"
+                                  if grammar == "menu" else "")
                   + (f"  right length={100 * lengths[1] / max(lengths[0], 1):6.2f}%" if "NIK" in name else ""))
             if args.keep:
                 (tmp / f"{re.sub('[^a-z0-9]+', '_', name.lower()).strip('_')}.tsv").write_text(

@@ -445,9 +445,7 @@ class _Call:
             def complete(t: Transcript) -> bool:
                 # A short answer whose meaning is already sure: readings that mean the
                 # same ("benar" beside "ya") add up, as the dialogue counts them.
-                if not t.text.strip() or len(t.text.split()) > 2:
-                    return False
-                if speech_answer(t.text, grammar).kind is Kind.NOTHING:
+                if len(t.text.split()) > 2 or speech_answer(t.text, grammar).kind is Kind.NOTHING:
                     return False
                 alts = tuple((h.text, h.confidence) for h in t.alternatives)
                 return meaning_confidence(t.text, t.confidence, alts, grammar) >= cfg.complete_confidence

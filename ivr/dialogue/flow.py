@@ -16,8 +16,8 @@ from typing import Callable
 from ivr import nik as nikmod
 from ivr.dialogue import speak
 from ivr.dialogue.understand import (
-    NOTHING, YES_NO_GRAMMARS, Answer, Kind, keys_answer, meaning_confidence, speech_answer, words_to_digits, yes_no_decision,
-    yes_no_margin,
+    NOTHING, YES_NO_GRAMMARS, Answer, Kind, keys_answer, meaning_confidence, speech_answer, words_to_digits,
+    yes_no_decision, yes_no_margin,
 )
 from ivr.dialogue.vocab import (
     Action, Ask, CallStarted, Context, End, Event, Fault, FollowUp, HungUp, KeysEntered, Lookup,
