@@ -122,7 +122,8 @@ def cmd_build(args) -> int:
     else:
         given = {"epochs": args.epochs, "human_copies": args.copies, "synth_count": args.synth,
                  "objective": args.objective, "warmup": args.warmup, "hidden": args.hidden,
-                 "layers": args.layers, "prior_scale": args.prior_scale}
+                 "layers": args.layers, "prior_scale": args.prior_scale, "spec_augment": args.spec_augment,
+                 "cache": args.cache}
         opts = BuildOptions(out=out, human_dir=human_dir, holdout=args.holdout, workers=args.workers,
                             seed=args.seed, **{k: v for k, v in given.items() if v is not None})
         opts = BuildOptions(**{**opts.__dict__, "clean_copy": opts.objective == "ctc"})
@@ -185,8 +186,14 @@ def register(subparsers) -> None:
     b.add_argument("--layers", type=int, default=None, help="factorised TDNN layers (default 5)")
     b.add_argument("--prior-scale", type=float, default=None,
                    help="decode with posterior / prior**SCALE (default 0.6; 0 = plain posteriors)")
+    b.add_argument("--spec-augment", choices=("off", "bands", "bands+frames"), default=None,
+                   help="after the warm-up, mask random mel bands (and short stretches of time) of each "
+                        "training utterance (default off)")
     b.add_argument("--copies", type=int, default=None, help="augmented copies per human utterance (default 4)")
     b.add_argument("--synth", type=int, default=None, help="synthetic utterances (default 4000)")
+    b.add_argument("--cache", type=Path, default=None,
+                   help="keep the rendered features in this file and reuse them when it exists "
+                        "(experiments that change only the training)")
     b.add_argument("--workers", type=int, default=2)
     b.add_argument("--seed", type=int, default=1)
     b.set_defaults(func=cmd_build, argv=None)

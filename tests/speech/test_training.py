@@ -106,3 +106,113 @@ def test_news_subset_is_labelled_word_by_word_when_present():
     for u in utts:
         assert len(u.phones) in (0, len(u.text.split()))
         assert set(p for pron in u.phones for p in pron) <= set(PHONES)
+
+
+# --- SpecAugment on the cepstra ----------------------------------------------------------
+
+def test_cepstra_turn_back_into_kaldis_own_log_mel_energies(monkeypatch):
+    knf = pytest.importorskip("kaldi_native_fbank", reason=TRAIN_EXTRA)
+    from ivr.speech.train import features as F
+
+    monkeypatch.setitem(F.MFCC_OPTIONS, "dither", 0.0)
+    monkeypatch.setattr(F, "_OPTS", None)
+    x = (np.random.default_rng(3).standard_normal(4000) * 0.1).astype(np.float32)
+    cep = F.mfcc(x)
+    fo = knf.FbankOptions()
+    o = F._options()
+    fo.frame_opts, fo.mel_opts, fo.use_energy = o.frame_opts, o.mel_opts, False
+    comp = knf.OnlineFbank(fo)
+    comp.accept_waveform(8000.0, (x * 32768).tolist())
+    comp.input_finished()
+    logmel = np.stack([np.asarray(comp.get_frame(i)) for i in range(comp.num_frames_ready)])
+    dim = cep.shape[1]
+    back = (cep / F._lifter(dim, float(F.MFCC_OPTIONS["cepstral-lifter"]))) @ F._dct_matrix(dim)
+    assert np.abs(back - logmel).max() < 1e-3 * np.abs(logmel).max()
+
+
+def _to_logmel(cep):
+    from ivr.speech.train import features as F
+
+    dim = cep.shape[1]
+    return (cep / F._lifter(dim, float(F.MFCC_OPTIONS["cepstral-lifter"]))) @ F._dct_matrix(dim)
+
+
+def test_spec_augment_replaces_whole_mel_bands_with_the_utterance_mean():
+    from ivr.speech.train.features import Masking, spec_augment
+
+    rng = np.random.default_rng(0)
+    cep = rng.standard_normal((200, 30)).astype(np.float32)
+    before = _to_logmel(cep)
+    masked_any = 0
+    for seed in range(20):
+        masks = Masking(freq_masks=2, freq_width=4, time_masks=0)
+        out = spec_augment(cep, np.random.default_rng(seed), masks)
+        after = _to_logmel(out)
+        changed = np.where(np.abs(after - before).max(axis=0) > 1e-4)[0]
+        assert len(changed) <= 8
+        for band in changed:
+            assert np.allclose(after[:, band], before[:, band].mean(), atol=1e-4)
+        masked_any += len(changed) > 0
+    assert masked_any >= 15
+
+
+def test_spec_augment_time_masks_stay_short_on_short_answers():
+    from ivr.speech.train.features import Masking, spec_augment
+
+    cep = np.random.default_rng(1).standard_normal((40, 30)).astype(np.float32)   # a 0.4 s "ya"
+    original = cep.copy()
+    for seed in range(30):
+        masks = Masking(freq_masks=0, time_masks=2, time_width=8, time_share=0.1)
+        out = spec_augment(cep, np.random.default_rng(seed), masks)
+        frames = np.where(np.abs(out - cep).max(axis=1) > 1e-4)[0]
+        assert len(frames) <= 2 * 4                     # 10% of 40 frames, twice
+    assert np.array_equal(cep, original)                # the example itself is never touched
+    assert spec_augment(np.zeros((0, 30), np.float32), np.random.default_rng(0)).shape == (0, 30)
+
+
+def test_batches_are_masked_only_when_asked():
+    from ivr.speech.train.features import Masking
+    from ivr.speech.train.trainer import _collate
+
+    labels, skip = label_sequence("satu")
+    exs = [Example(uid=f"u{i}", speaker="s", labels=labels, skippable=skip, group=0,
+                   feats=np.random.default_rng(i).standard_normal((50, 30)).astype(np.float16)) for i in range(3)]
+    plain, *_ = _collate(exs, [0, 1, 2])
+    again, *_ = _collate(exs, [0, 1, 2], None, np.random.default_rng(0))
+    masks = Masking(freq_masks=2, freq_width=6, time_masks=2)
+    masked, *_ = _collate(exs, [0, 1, 2], masks, np.random.default_rng(0))
+    assert torch.equal(plain, again)
+    assert not torch.equal(plain, masked)
+    assert np.allclose(plain[0, :50].numpy(), exs[0].feats.astype(np.float32))
+
+
+def test_spec_augment_recipes_named_on_the_command_line():
+    from ivr.speech.train.build import MASKINGS, BuildOptions
+    from ivr.speech.train.features import spec_augment
+
+    assert MASKINGS[BuildOptions(out=None).spec_augment] is None          # the default trains unmasked
+    cep = np.random.default_rng(2).standard_normal((100, 30)).astype(np.float32)
+    mean = _to_logmel(cep).mean(axis=0)
+
+    def whole_frames_masked(name: str, seed: int) -> int:
+        after = _to_logmel(spec_augment(cep, np.random.default_rng(seed), MASKINGS[name]))
+        return int(np.all(np.abs(after - mean) < 1e-4, axis=1).sum())
+
+    assert all(whole_frames_masked("bands", seed) == 0 for seed in range(10))
+    assert sum(whole_frames_masked("bands+frames", seed) for seed in range(10)) > 0
+
+
+def test_build_command_passes_masking_and_cache_to_the_recipe(tmp_path, monkeypatch):
+    from ivr.speech import cli
+    from ivr.speech.train import build as build_mod
+
+    seen = []
+    monkeypatch.setattr(build_mod, "build", lambda opts: seen.append(opts))
+    cache = tmp_path / "render.pkl"
+    assert cli.main(["model", "build", "--out", str(tmp_path / "m"), "--no-human",
+                     "--spec-augment", "bands", "--cache", str(cache)]) == 0
+    assert cli.main(["model", "build", "--out", str(tmp_path / "m"), "--no-human"]) == 0
+    assert (seen[0].spec_augment, seen[0].cache) == ("bands", cache)
+    assert (seen[1].spec_augment, seen[1].cache) == ("off", None)
+    with pytest.raises(SystemExit):
+        cli.main(["model", "build", "--out", str(tmp_path / "m"), "--spec-augment", "everything"])

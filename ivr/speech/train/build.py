@@ -25,6 +25,7 @@ from tqdm import tqdm
 from ivr.speech.lexicon import PHONES, SILENCE
 from ivr.speech.train import augment, corpus
 from ivr.speech.train.data import CLEAN, Example, Job, render
+from ivr.speech.train.features import Masking
 
 
 @dataclass(frozen=True)
@@ -49,9 +50,18 @@ class BuildOptions:
     clean_copy: bool = True                # also render each human/extra utterance clean
     warmup: int = 8                        # first epochs on the clean copies only
     prior_scale: float = 0.6               # decode with posterior / prior**scale (0: plain posteriors)
+    spec_augment: str = "off"              # SpecAugment after the warm-up: off, bands, or bands+frames
     cache: Path | None = None              # keep rendered features here (experiments)
     checkpoints: bool = True               # export the model after every epoch
     command: str = field(default="")
+
+
+# What ``--spec-augment`` hides of each training utterance (features.Masking).
+MASKINGS: dict[str, Masking | None] = {
+    "off": None,
+    "bands": Masking(time_masks=0),        # mel bands only: a handset or codec that loses a band
+    "bands+frames": Masking(),             # and short stretches of time
+}
 
 
 def collect(opts: BuildOptions, rng: np.random.Generator) -> tuple[list[Job], dict[str, int]]:
@@ -167,7 +177,8 @@ def build(opts: BuildOptions) -> Path:
     print("[3/5] training", flush=True)
     cfg = TrainConfig(epochs=opts.epochs, hidden=opts.hidden, bottleneck=opts.bottleneck,
                       layers=opts.layers, threads=max(1, min(2, os.cpu_count() or 1)), seed=opts.seed,
-                      objective=opts.objective, blank=PHONES.index(SILENCE), warmup=opts.warmup)
+                      objective=opts.objective, blank=PHONES.index(SILENCE), warmup=opts.warmup,
+                      masking=MASKINGS[opts.spec_augment])
 
     def checkpoint(net, epoch: int) -> None:
         if opts.checkpoints and not opts.mini:

@@ -8,6 +8,8 @@ mismatch would cost accuracy without any error.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 # Kaldi option name -> value.  8 kHz telephone band.
@@ -89,3 +91,57 @@ def mfcc(samples: np.ndarray) -> np.ndarray:
     if n == 0:
         return np.zeros((0, FEAT_DIM), np.float32)
     return np.stack([np.asarray(comp.get_frame(i), np.float32) for i in range(n)])
+
+
+# --- SpecAugment-style masking on the cepstra --------------------------------------------
+# The cepstra are an invertible transform of the log mel energies here (as many cepstra
+# as mel bins, no energy term): c = lifter * DCT(log mel).  So a band of mel bins can be
+# masked exactly, in the domain where masking means "this part of the spectrum is gone"
+# (a narrow handset, a notch, a codec's dropped band), and turned back into cepstra.
+
+def _dct_matrix(n: int) -> np.ndarray:
+    """Kaldi's DCT-II (orthonormal): rows are cepstra, columns mel bins."""
+    k = np.arange(n)[:, None]
+    j = np.arange(n)[None, :]
+    m = np.sqrt(2.0 / n) * np.cos(np.pi / n * (j + 0.5) * k)
+    m[0] *= np.sqrt(0.5)
+    return m
+
+
+def _lifter(n: int, q: float) -> np.ndarray:
+    return 1.0 + 0.5 * q * np.sin(np.pi * np.arange(n) / q) if q else np.ones(n)
+
+
+@dataclass(frozen=True)
+class Masking:
+    """How much of each training utterance SpecAugment hides (Park et al., 2019)."""
+
+    freq_masks: int = 2
+    freq_width: int = 4            # mel bins, at most, per mask (of 30)
+    time_masks: int = 2
+    time_width: int = 8            # frames (10 ms), at most, per mask...
+    time_share: float = 0.1        # ...and never more than this share of the utterance
+
+
+def spec_augment(feats: np.ndarray, rng: np.random.Generator, m: Masking = Masking()) -> np.ndarray:
+    """A masked copy of ``feats`` (frames x cepstra).  Masked mel bands and frames take
+    the utterance's own mean, so the mask adds no level the audio did not have."""
+    n_frames, dim = feats.shape
+    if n_frames == 0:
+        return feats.copy()
+    lift = _lifter(dim, float(MFCC_OPTIONS["cepstral-lifter"]))
+    dct = _dct_matrix(dim)
+    logmel = (feats / lift) @ dct               # inverse of c = lift * (dct @ logmel)
+    mean = logmel.mean(axis=0)
+    for _ in range(m.freq_masks):
+        w = int(rng.integers(0, m.freq_width + 1))
+        if w:
+            f0 = int(rng.integers(0, dim - w + 1))
+            logmel[:, f0:f0 + w] = mean[f0:f0 + w]
+    longest = min(m.time_width, int(m.time_share * n_frames))
+    for _ in range(m.time_masks):
+        w = int(rng.integers(0, longest + 1)) if longest > 0 else 0
+        if w:
+            t0 = int(rng.integers(0, n_frames - w + 1))
+            logmel[t0:t0 + w] = mean
+    return ((logmel @ dct.T) * lift).astype(np.float32)

@@ -13,6 +13,7 @@ from tqdm import tqdm
 
 from ivr.speech.lexicon import PHONES, SILENCE
 from ivr.speech.train.data import CLEAN, Example
+from ivr.speech.train.features import Masking, spec_augment
 from ivr.speech.train.nnet import Tdnn, viterbi_batch
 
 
@@ -30,6 +31,7 @@ class TrainConfig:
     objective: str = "viterbi"     # "viterbi" (frame cross-entropy on realigned states) or "ctc"
     warmup: int = 0                # epochs on clean copies only (see epoch_examples)
     blank: int = 0                 # CTC blank = the silence pdf
+    masking: Masking | None = None  # SpecAugment on the cepstra after the warm-up (None: off)
 
 
 def _batches(examples: Sequence[Example], batch_frames: int, rng: random.Random) -> list[list[int]]:
@@ -48,7 +50,9 @@ def _batches(examples: Sequence[Example], batch_frames: int, rng: random.Random)
     return batches
 
 
-def _collate(examples: Sequence[Example], idx: list[int]):
+def _collate(examples: Sequence[Example], idx: list[int], masking: Masking | None = None,
+             rng: np.random.Generator | None = None):
+    """Pad a batch; with ``masking``, each utterance gets its own SpecAugment masks."""
     exs = [examples[i] for i in idx]
     t_max = max(len(e.feats) for e in exs)
     s_max = max(len(e.labels) for e in exs)
@@ -56,8 +60,9 @@ def _collate(examples: Sequence[Example], idx: list[int]):
     labels = np.zeros((len(exs), s_max), np.int64)
     skip = np.zeros((len(exs), s_max), bool)
     for b, e in enumerate(exs):
-        feats[b, : len(e.feats)] = e.feats
-        feats[b, len(e.feats):] = e.feats[-1]           # repeat the last frame, like the decoder
+        x = e.feats if masking is None or rng is None else spec_augment(e.feats, rng, masking)
+        feats[b, : len(x)] = x
+        feats[b, len(x):] = x[-1]           # repeat the last frame, like the decoder
         labels[b, : len(e.labels)] = e.labels
         skip[b, : len(e.labels)] = e.skippable
     out_lens = torch.tensor([(len(e.feats) + 2) // 3 for e in exs])
@@ -140,6 +145,7 @@ def train(examples: Sequence[Example], num_pdfs: int, cfg: TrainConfig, feat_dim
     step = 0
     counts = np.ones(num_pdfs)
     ctc = cfg.objective == "ctc"
+    mask_rng = np.random.default_rng(cfg.seed)
     for epoch in range(cfg.epochs):
         chosen = epoch_examples(examples, epoch, warmup=cfg.warmup)
         if ctc:
@@ -163,7 +169,9 @@ def train(examples: Sequence[Example], num_pdfs: int, cfg: TrainConfig, feat_dim
             lr = cfg.final_lr + 0.5 * (cfg.lr - cfg.final_lr) * (1 + math.cos(math.pi * step / max(1, steps)))
             for group in opt.param_groups:
                 group["lr"] = lr
-            feats, out_lens, _, _, _ = _collate(chosen, idx)
+            # Masks only once the network has learned from the clean warm-up copies.
+            masking = cfg.masking if epoch >= cfg.warmup else None
+            feats, out_lens, _, _, _ = _collate(chosen, idx, masking, mask_rng)
             logp = net(feats)
             if ctc:
                 loss, n, hits = _ctc_loss(logp, out_lens, [chosen[i] for i in idx], cfg.blank)
