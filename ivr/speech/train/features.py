@@ -9,6 +9,7 @@ mismatch would cost accuracy without any error.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -99,6 +100,7 @@ def mfcc(samples: np.ndarray) -> np.ndarray:
 # masked exactly, in the domain where masking means "this part of the spectrum is gone"
 # (a narrow handset, a notch, a codec's dropped band), and turned back into cepstra.
 
+@lru_cache(maxsize=4)
 def _dct_matrix(n: int) -> np.ndarray:
     """Kaldi's DCT-II (orthonormal): rows are cepstra, columns mel bins."""
     k = np.arange(n)[:, None]
@@ -108,8 +110,21 @@ def _dct_matrix(n: int) -> np.ndarray:
     return m
 
 
+@lru_cache(maxsize=4)
 def _lifter(n: int, q: float) -> np.ndarray:
     return 1.0 + 0.5 * q * np.sin(np.pi * np.arange(n) / q) if q else np.ones(n)
+
+
+def to_log_mel(cep: np.ndarray) -> np.ndarray:
+    """Log mel energies (frames x bins) behind cepstra (frames x cepstra); c = lift * (dct @ logmel)."""
+    dim = cep.shape[1]
+    return (cep / _lifter(dim, float(MFCC_OPTIONS["cepstral-lifter"]))) @ _dct_matrix(dim)
+
+
+def from_log_mel(logmel: np.ndarray) -> np.ndarray:
+    """The inverse of ``to_log_mel``."""
+    dim = logmel.shape[1]
+    return (logmel @ _dct_matrix(dim).T) * _lifter(dim, float(MFCC_OPTIONS["cepstral-lifter"]))
 
 
 @dataclass(frozen=True)
@@ -129,9 +144,7 @@ def spec_augment(feats: np.ndarray, rng: np.random.Generator, m: Masking = Maski
     n_frames, dim = feats.shape
     if n_frames == 0:
         return feats.copy()
-    lift = _lifter(dim, float(MFCC_OPTIONS["cepstral-lifter"]))
-    dct = _dct_matrix(dim)
-    logmel = (feats / lift) @ dct               # inverse of c = lift * (dct @ logmel)
+    logmel = to_log_mel(feats.astype(np.float64))
     mean = logmel.mean(axis=0)
     for _ in range(m.freq_masks):
         w = int(rng.integers(0, m.freq_width + 1))
@@ -144,4 +157,4 @@ def spec_augment(feats: np.ndarray, rng: np.random.Generator, m: Masking = Maski
         if w:
             t0 = int(rng.integers(0, n_frames - w + 1))
             logmel[t0:t0 + w] = mean
-    return ((logmel @ dct.T) * lift).astype(np.float32)
+    return from_log_mel(logmel).astype(np.float32)
