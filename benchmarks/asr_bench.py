@@ -83,6 +83,17 @@ def _trim(x: np.ndarray) -> np.ndarray:
     return x[a * 80: b * 80]
 
 
+def human_speakers_seen(model_dir: Path) -> bool:
+    """Did this model train on the human test speakers (an ``--no-holdout`` build)?"""
+    import json
+
+    try:
+        info = json.loads((model_dir / "build_info.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return bool(info.get("with_human")) and not set(corpus.HELDOUT_HUMAN) <= set(info.get("heldout_human") or ())
+
+
 def human_sets(human_dir: Path, tmp: Path, rng: np.random.Generator, niks: int):
     utts = [u for u in corpus.load_human(human_dir) if u.speaker in corpus.HELDOUT_HUMAN]
     sets: dict[str, list[tuple[Path, str]]] = {k: [] for k in
@@ -158,7 +169,7 @@ def colloquial_menu_set(tmp: Path, rng: np.random.Generator, count: int) -> list
     return rows
 
 
-def level_sweep(rec, human_dir: Path, rng: np.random.Generator, n: int = 40) -> None:
+def level_sweep(rec, human_dir: Path, rng: np.random.Generator, n: int = 40, label: str = "") -> None:
     """The same held-out utterances (clean 8 kHz) at peak levels from -50 to -3 dBFS."""
     utts = [u for u in corpus.load_human(human_dir) if u.speaker in corpus.HELDOUT_HUMAN]
     pick = [utts[int(i)] for i in rng.choice(len(utts), size=min(n, len(utts)), replace=False)]
@@ -170,7 +181,7 @@ def level_sweep(rec, human_dir: Path, rng: np.random.Generator, n: int = 40) -> 
             y = x * 10 ** (db / 20) / (np.max(np.abs(x)) + 1e-9)
             ok += rec.recognize_samples((y * 32767).astype(np.int16), RATE, "digits").text == text
         cells.append(f"{db} dB {ok}/{len(audio)}")
-    print(f"{'human strings by peak level':<34} exact: " + ", ".join(cells))
+    print(f"{label + 'human strings by peak level':<34} exact: " + ", ".join(cells))
 
 
 def _meaning(text: str) -> str:
@@ -275,8 +286,9 @@ def yes_no_sets(rec, args, rng: np.random.Generator, tmp: Path, cfg: FlowConfig)
             if gsm:
                 y = augment.gsm_batch([y])[0]
             tally_ph.add(truth, rec.recognize(_write(tmp / f"{u.uid}-yn-ph.wav", y), grammar), grammar, cfg)
-        for line in tally.lines("held-out humans 'satu'/'dua' (clean 8k)") + tally_ph.lines(
-                "held-out humans 'satu'/'dua' (phone)"):
+        who = "SEEN humans" if human_speakers_seen(args.model) else "held-out humans"
+        for line in tally.lines(f"{who} 'satu'/'dua' (clean 8k)") + tally_ph.lines(
+                f"{who} 'satu'/'dua' (phone)"):
             print(line)
     for name, words in (("synthetic textbook yes/no (phone)", corpus.YESNO),
                         ("synthetic colloquial yes/no (phone)", COLLOQUIAL_YES + COLLOQUIAL_NO)):
@@ -364,7 +376,11 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as t:
         tmp = args.keep or Path(t)
         tmp.mkdir(parents=True, exist_ok=True)
-        print(f"model: {args.model}  held-out humans: {', '.join(corpus.HELDOUT_HUMAN)}  "
+        if human_speakers_seen(args.model):
+            print(f"NOTE: this model trained on the human test speakers ({', '.join(corpus.HELDOUT_HUMAN)}): "
+                  "its human figures are not speaker-held-out (SEEN); take them from a held-out build")
+        print(f"model: {args.model}  human test speakers: {', '.join(corpus.HELDOUT_HUMAN)} "
+              f"({'SEEN in training' if human_speakers_seen(args.model) else 'held out'})  "
               f"held-out voices: {', '.join(corpus.HELDOUT_VOICES)}")
         yes_no_sets(rec, args, np.random.default_rng(args.seed), tmp, cfg)
         carrier_set(rec, np.random.default_rng(args.seed + 1), tmp, args.synth)
@@ -372,8 +388,9 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         sets: dict[str, list[tuple[Path, str]]] = {}
         if args.human_dir.is_dir():
-            sets.update(human_sets(args.human_dir, tmp, rng, args.niks))
-            sets.update(codec_sets(args.human_dir, tmp))
+            human = {**human_sets(args.human_dir, tmp, rng, args.niks), **codec_sets(args.human_dir, tmp)}
+            seen = human_speakers_seen(args.model)
+            sets.update({f"SEEN {k}" if seen else k: v for k, v in human.items()})
         else:
             print(f"(no human set at {args.human_dir}: human figures skipped)")
         sets.update(synth_sets(tmp, rng, args.synth))
@@ -418,7 +435,8 @@ def main(argv: list[str] | None = None) -> int:
                 (tmp / f"{re.sub('[^a-z0-9]+', '_', name.lower()).strip('_')}.tsv").write_text(
                     "".join(f"{p.name}\t{r}\n" for p, r in rows), encoding="utf-8")
         if args.human_dir.is_dir():
-            level_sweep(rec, args.human_dir, np.random.default_rng(args.seed))
+            level_sweep(rec, args.human_dir, np.random.default_rng(args.seed),
+                        label="SEEN " if human_speakers_seen(args.model) else "")
         yes_rows = sets.get("synthetic yes/no (phone)", [])
         misread = [w for w, _ in yes_rows if rec.recognize(w, "digits").text]
         print(f"{'yes/no words asked for digits':<34} n={len(yes_rows):<5d} "

@@ -30,7 +30,7 @@ from __future__ import annotations
 import json
 import math
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
@@ -103,6 +103,11 @@ class GraphSpec:
     silence_cost: float = 0.0    # cost of an optional silence
     blank_phone: str | None = None   # CTC models: optional blank between a word's phones
     reject_cost: float | None = None  # another word of the model heard as [unk] (None: unk_cost)
+    variants: dict[str, tuple[tuple[str, ...], ...]] = field(default_factory=dict)  # further lines of a word
+
+    def prons(self, word: str) -> tuple[tuple[str, ...], ...]:
+        """The word's pronunciations: its first lexicon line, then any variants."""
+        return (self.lexicon[word],) + self.variants.get(word, ())
 
     @staticmethod
     def load(model_dir: Path) -> "GraphSpec":
@@ -110,9 +115,15 @@ class GraphSpec:
         meta = json.loads((graph_dir / "graph.json").read_text(encoding="utf-8"))
         words = read_symbols(graph_dir / "words.txt")
         lexicon: dict[str, tuple[str, ...]] = {}
+        variants: dict[str, tuple[tuple[str, ...], ...]] = {}
         for line in (graph_dir / "lexicon.txt").read_text(encoding="utf-8").splitlines():
             parts = line.split()
-            if parts:
+            if not parts:
+                continue
+            if parts[0] in lexicon:              # Kaldi's way: a word's further pronunciations
+                if tuple(parts[1:]) != lexicon[parts[0]]:
+                    variants[parts[0]] = variants.get(parts[0], ()) + (tuple(parts[1:]),)
+            else:
                 lexicon[parts[0]] = tuple(parts[1:])
         return GraphSpec(
             words=words,
@@ -124,6 +135,7 @@ class GraphSpec:
             silence_cost=float(meta.get("silence_cost", 0.0)),
             blank_phone=meta.get("blank_phone"),
             reject_cost=meta.get("reject_cost"),
+            variants=variants,
         )
 
 
@@ -230,17 +242,14 @@ def build_hclg(spec: GraphSpec, phrases: Sequence[Sequence[str]], *,
         seen.add(phrase)
         src = ready
         for i, word in enumerate(phrase):
-            pron = spec.lexicon[word]
             cost = spec.word_cost + (spec.unk_cost if word == UNK else 0.0) + (costs or {}).get(word, 0.0)
-            if i == len(phrase) - 1:
-                dst = done
-            else:
-                end, dst = b.state(), b.state()
+            last = i == len(phrase) - 1
+            end = done if last else b.state()
+            for pron in spec.prons(word):
                 b.phones(src, pron, spec, spec.words[word], cost, end)
-                b.silence(end, dst, spec)
-                src = dst
-                continue
-            b.phones(src, pron, spec, spec.words[word], cost, dst)
+            if not last:
+                src = b.state()
+                b.silence(end, src, spec)
     if (UNK,) in seen and UNK in spec.words:
         allowed = {w for phrase in seen for w in phrase}
         cost = spec.word_cost + (spec.unk_cost if spec.reject_cost is None else spec.reject_cost)
@@ -248,7 +257,8 @@ def build_hclg(spec: GraphSpec, phrases: Sequence[Sequence[str]], *,
             if word not in allowed and word not in DIGIT_WORDS and word in spec.words and pron:
                 # ``costs`` also reaches garbage words: a grammar can make its
                 # expected carrier words ("NIK saya") cheaper to reject than others.
-                b.phones(ready, pron, spec, spec.words[UNK], cost + (costs or {}).get(word, 0.0), done)
+                for each in spec.prons(word):
+                    b.phones(ready, each, spec, spec.words[UNK], cost + (costs or {}).get(word, 0.0), done)
     finals = {start: 0.0, ready: 0.0, done: 0.0}
     if require_word:
         # Trailing silence may not lead back to "ready" (final there would let the
@@ -270,8 +280,9 @@ def build_counted(spec: GraphSpec, words: Sequence[str], count: int) -> Fst:
     """
     b = _Builder()
     start = b.state()
-    garbage = [(w, pron) for w, pron in spec.lexicon.items()
-               if w not in words and w not in DIGIT_WORDS and w in spec.words and pron]
+    garbage = [(w, each) for w, pron in spec.lexicon.items()
+               if w not in words and w not in DIGIT_WORDS and w in spec.words and pron
+               for each in spec.prons(w)]
     unk_cost = spec.word_cost + (spec.unk_cost if spec.reject_cost is None else spec.reject_cost)
 
     def boundary(src: int) -> int:
@@ -289,7 +300,8 @@ def build_counted(spec: GraphSpec, words: Sequence[str], count: int) -> Fst:
     for _ in range(count):
         nxt = b.state()
         for w in words:
-            b.phones(here, spec.lexicon[w], spec, spec.words[w], spec.word_cost, nxt)
+            for pron in spec.prons(w):
+                b.phones(here, pron, spec, spec.words[w], spec.word_cost, nxt)
         here = boundary(nxt)
     return Fst(num_states=b.num_states, start=start, finals={here: 0.0}, arcs=tuple(b.arcs))
 

@@ -136,3 +136,39 @@ def test_costs_reach_garbage_words_and_counted_graphs_hold_the_length():
     satu, dua = _frames(spec, ["s", "a", "t", "u"]), _frames(spec, ["d", "u", "w", "a"])
     assert _accepts(two, satu + dua) and _accepts(two, satu + _frames(spec, ["sil"]) + satu)
     assert not _accepts(two, satu) and not _accepts(two, satu + dua + satu)
+
+
+def test_a_second_lexicon_line_is_a_variant_the_graphs_accept():
+    import dataclasses
+
+    from ivr.speech.lexicon import LEXICON, VARIANTS, lexicon_text
+
+    model = default_model_dir()
+    # The bundled model decodes with exactly the table's words and variants.
+    assert (model / "graph" / "lexicon.txt").read_text(encoding="utf-8") == lexicon_text()
+    spec = g.GraphSpec.load(model)
+    assert spec.variants == VARIANTS and spec.lexicon["ndak"] == LEXICON["ndak"]
+    assert spec.prons("ndak") == (LEXICON["ndak"], ("@", "n", "d", "a", "k"))
+    plain = dataclasses.replace(spec, variants={})
+    opened = _frames(spec, ["@", "n", "d", "a", "k"])
+    for grammar in ([["ndak"]], [["tidak"], ["ndak", "benar"]]):
+        if len(grammar) > 1:
+            opened = _frames(spec, ["t", "i", "d", "a", "k", "sil"]) + opened + _frames(spec, ["b", "@", "n", "a", "r"])
+        assert _accepts(g.build_hclg(spec, grammar), opened)
+        assert not _accepts(g.build_hclg(plain, grammar), opened)
+    # as garbage around digits too (a variant never becomes a digit)
+    counted = g.build_counted(spec, ["satu"], 1)
+    assert _accepts(counted, _frames(spec, ["@", "n", "d", "a", "k", "sil", "s", "a", "t", "u"]))
+    assert not _accepts(g.build_counted(plain, ["satu"], 1),
+                        _frames(spec, ["@", "n", "d", "a", "k", "sil", "s", "a", "t", "u"]))
+
+
+def test_a_repeated_identical_lexicon_line_is_not_a_variant(tmp_path):
+    import shutil
+
+    shutil.copytree(default_model_dir() / "graph", tmp_path / "graph")
+    with (tmp_path / "graph" / "lexicon.txt").open("a", encoding="utf-8") as f:
+        f.write("satu s a t u\n\ndua d u a\n")
+    spec = g.GraphSpec.load(tmp_path)
+    assert "satu" not in spec.variants and spec.variants["dua"] == (("d", "u", "a"),)
+    assert spec.prons("dua") == (("d", "u", "w", "a"), ("d", "u", "a"))

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from ivr.speech import graph as g
-from ivr.speech.lexicon import LEXICON, PHONES, SILENCE
+from ivr.speech.lexicon import LEXICON, PHONES, SILENCE, lexicon_text
 from ivr.speech.train.features import FEAT_DIM, mfcc_conf_text
 from ivr.speech.train.nnet import Tdnn
 
@@ -172,7 +172,7 @@ def write_model(net: Tdnn, priors: np.ndarray, out: Path, word_cost: float = 0.0
     gd = out / "graph"
     g.write_symbols(PHONES, gd / "phones.txt")
     words = g.write_symbols(LEXICON, gd / "words.txt")
-    (gd / "lexicon.txt").write_text("".join(f"{w} {' '.join(p)}\n" for w, p in LEXICON.items()), encoding="utf-8")
+    (gd / "lexicon.txt").write_text(lexicon_text(), encoding="utf-8")
     meta = {"silence_phone": SILENCE, "transitions": transitions(), "word_cost": word_cost,
             "unk_cost": unk_cost, "silence_cost": silence_cost, "feat_dim": FEAT_DIM}
     if blank_phone is not None:
