@@ -192,8 +192,9 @@ def register(subparsers) -> None:
     b.add_argument("--copies", type=int, default=None, help="augmented copies per human utterance (default 4)")
     b.add_argument("--synth", type=int, default=None, help="synthetic utterances (default 4000)")
     b.add_argument("--cache", type=Path, default=None,
-                   help="keep the rendered features in this file and reuse them when it exists "
-                        "(experiments that change only the training)")
+                   help="keep the rendered features in this file and reuse them when they were "
+                        "rendered from the same utterances and seed (experiments that change "
+                        "only the training); otherwise render anew and replace the file")
     b.add_argument("--workers", type=int, default=2)
     b.add_argument("--seed", type=int, default=1)
     b.set_defaults(func=cmd_build, argv=None)

@@ -214,3 +214,38 @@ def test_build_command_passes_masking_and_cache_to_the_recipe(tmp_path, monkeypa
     assert (seen[1].spec_augment, seen[1].cache) == ("off", None)
     with pytest.raises(SystemExit):
         cli.main(["model", "build", "--out", str(tmp_path / "m"), "--spec-augment", "everything"])
+
+
+def test_a_render_cache_is_reused_only_for_the_same_jobs_and_seed(tmp_path, monkeypatch, capsys):
+    import pickle
+
+    from ivr.speech.train import build as build_mod
+    from ivr.speech.train.corpus import Utt
+    from ivr.speech.train.data import Job
+
+    rendered = []
+
+    def fake_render(jobs, seed, workers, cfg, chunk=64):
+        rendered.append((len(jobs), seed))
+        yield [_ex(f"{j.utt.uid}-{j.copy}", j.copy) for j in jobs]
+
+    monkeypatch.setattr(build_mod, "render", fake_render)
+    utts = [Utt(uid=f"u{i}", speaker="A" if i < 2 else "B", text="satu", source="human", path=f"/x/{i}.flac")
+            for i in range(3)]
+    held_out = [Job(u, 0) for u in utts[:2]]
+    everyone = [Job(u, 0) for u in utts]
+    cache = tmp_path / "render.pkl"
+
+    first = build_mod.load_or_render(held_out, 1, 1, cache)
+    again = build_mod.load_or_render(held_out, 1, 1, cache)
+    assert [e.uid for e in again] == [e.uid for e in first] == ["u0-0", "u1-0"]
+    assert rendered == [(2, 1)]                             # the second call loaded the file
+    # more speakers (a --no-holdout build), or another seed: rendered anew, never the old set
+    assert [e.uid for e in build_mod.load_or_render(everyone, 1, 1, cache)] == ["u0-0", "u1-0", "u2-0"]
+    assert len(build_mod.load_or_render(everyone, 2, 1, cache)) == 3
+    assert rendered == [(2, 1), (3, 1), (3, 2)]
+    assert "rendering anew" in capsys.readouterr().out
+    # a cache written by the earlier format (a bare list) is not trusted either
+    cache.write_bytes(pickle.dumps(first))
+    build_mod.load_or_render(held_out, 1, 1, cache)
+    assert rendered[-1] == (2, 1) and not (tmp_path / "render.pkl.part").exists()

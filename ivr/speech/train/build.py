@@ -9,6 +9,7 @@ and decodes a known utterance).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import pickle
@@ -159,19 +160,7 @@ def build(opts: BuildOptions) -> Path:
     jobs, counts = collect(opts, rng)
     print("      " + ", ".join(f"{k}={v}" for k, v in counts.items()), flush=True)
     print("[2/5] rendering telephone audio and features", flush=True)
-    examples: list[Example] = []
-    if opts.cache is not None and opts.cache.is_file():
-        with opts.cache.open("rb") as f:
-            examples = pickle.load(f)
-        print(f"      loaded {len(examples)} rendered examples from {opts.cache}", flush=True)
-    else:
-        with tqdm(total=len(jobs), desc="render", unit="utt") as bar:
-            for chunk in render(jobs, opts.seed, opts.workers, augment.Telephone()):
-                examples.extend(chunk)
-                bar.update(64)
-        if opts.cache is not None:
-            with opts.cache.open("wb") as f:
-                pickle.dump(examples, f, protocol=pickle.HIGHEST_PROTOCOL)
+    examples = load_or_render(jobs, opts.seed, opts.workers, opts.cache)
     hours = sum(len(e.feats) for e in examples) / 360000
     print(f"      {len(examples)} examples, {hours:.2f} h of audio", flush=True)
     print("[3/5] training", flush=True)
@@ -199,6 +188,39 @@ def build(opts: BuildOptions) -> Path:
     self_check(opts.out, strict=not opts.mini)
     print(f"model written to {opts.out} in {(time.time() - t0) / 60:.1f} min", file=sys.stderr)
     return opts.out
+
+
+def render_key(jobs: list[Job], seed: int) -> str:
+    """What a render cache was made from: the seed and every job (utterance and copy)."""
+    h = hashlib.sha256(repr(seed).encode())
+    for job in jobs:
+        h.update(repr((job.utt, job.copy)).encode())
+    return h.hexdigest()
+
+
+def load_or_render(jobs: list[Job], seed: int, workers: int, cache: Path | None) -> list[Example]:
+    """Render the jobs' audio and features, or load them from ``cache`` when it was made
+    from the same jobs and seed (another collection, e.g. ``--no-holdout``, renders anew
+    and replaces it)."""
+    key = render_key(jobs, seed)
+    if cache is not None and cache.is_file():
+        with cache.open("rb") as f:
+            kept = pickle.load(f)
+        if isinstance(kept, dict) and kept.get("key") == key:
+            print(f"      loaded {len(kept['examples'])} rendered examples from {cache}", flush=True)
+            return kept["examples"]
+        print(f"      {cache} was rendered from other utterances or another seed: rendering anew", flush=True)
+    examples: list[Example] = []
+    with tqdm(total=len(jobs), desc="render", unit="utt") as bar:
+        for chunk in render(jobs, seed, workers, augment.Telephone()):
+            examples.extend(chunk)
+            bar.update(64)
+    if cache is not None:
+        tmp = cache.with_name(cache.name + ".part")
+        with tmp.open("wb") as f:
+            pickle.dump({"key": key, "examples": examples}, f, protocol=pickle.HIGHEST_PROTOCOL)
+        tmp.replace(cache)
+    return examples
 
 
 def mini_options(out: Path, human_dir: Path | None) -> BuildOptions:
