@@ -257,7 +257,8 @@ class YesNoTally:
         return "   margin sweep  " + " | ".join(cells)
 
 
-def yes_no_sets(rec, args, rng: np.random.Generator, tmp: Path, cfg: FlowConfig) -> None:
+def yes_no_sets(rec, args, rng: np.random.Generator, tmp: Path, cfg: FlowConfig,
+                humans_seen: bool = False) -> None:
     grammar = args.yesno_grammar
     print(f"--- yes/no at the NIK read-back (yes needs a margin of {cfg.yes_margin:g}, "
           f"no {cfg.no_margin:g}; false-yes first) ---")
@@ -286,7 +287,7 @@ def yes_no_sets(rec, args, rng: np.random.Generator, tmp: Path, cfg: FlowConfig)
             if gsm:
                 y = augment.gsm_batch([y])[0]
             tally_ph.add(truth, rec.recognize(_write(tmp / f"{u.uid}-yn-ph.wav", y), grammar), grammar, cfg)
-        who = "SEEN humans" if human_speakers_seen(args.model) else "held-out humans"
+        who = "SEEN humans" if humans_seen else "held-out humans"
         for line in tally.lines(f"{who} 'satu'/'dua' (clean 8k)") + tally_ph.lines(
                 f"{who} 'satu'/'dua' (phone)"):
             print(line)
@@ -376,20 +377,20 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as t:
         tmp = args.keep or Path(t)
         tmp.mkdir(parents=True, exist_ok=True)
-        if human_speakers_seen(args.model):
+        seen = human_speakers_seen(args.model)
+        if seen:
             print(f"NOTE: this model trained on the human test speakers ({', '.join(corpus.HELDOUT_HUMAN)}): "
                   "its human figures are not speaker-held-out (SEEN); take them from a held-out build")
         print(f"model: {args.model}  human test speakers: {', '.join(corpus.HELDOUT_HUMAN)} "
-              f"({'SEEN in training' if human_speakers_seen(args.model) else 'held out'})  "
+              f"({'SEEN in training' if seen else 'held out'})  "
               f"held-out voices: {', '.join(corpus.HELDOUT_VOICES)}")
-        yes_no_sets(rec, args, np.random.default_rng(args.seed), tmp, cfg)
+        yes_no_sets(rec, args, np.random.default_rng(args.seed), tmp, cfg, seen)
         carrier_set(rec, np.random.default_rng(args.seed + 1), tmp, args.synth)
         if args.only_yesno:
             return 0
         sets: dict[str, list[tuple[Path, str]]] = {}
         if args.human_dir.is_dir():
             human = {**human_sets(args.human_dir, tmp, rng, args.niks), **codec_sets(args.human_dir, tmp)}
-            seen = human_speakers_seen(args.model)
             sets.update({f"SEEN {k}" if seen else k: v for k, v in human.items()})
         else:
             print(f"(no human set at {args.human_dir}: human figures skipped)")
@@ -436,7 +437,7 @@ def main(argv: list[str] | None = None) -> int:
                     "".join(f"{p.name}\t{r}\n" for p, r in rows), encoding="utf-8")
         if args.human_dir.is_dir():
             level_sweep(rec, args.human_dir, np.random.default_rng(args.seed),
-                        label="SEEN " if human_speakers_seen(args.model) else "")
+                        label="SEEN " if seen else "")
         yes_rows = sets.get("synthetic yes/no (phone)", [])
         misread = [w for w, _ in yes_rows if rec.recognize(w, "digits").text]
         print(f"{'yes/no words asked for digits':<34} n={len(yes_rows):<5d} "

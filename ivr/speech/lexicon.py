@@ -163,7 +163,8 @@ def lexicon_text() -> str:
 def check_lexicon() -> None:
     """Fail early if a pronunciation uses a phone outside the phone set."""
     known = set(PHONES)
-    assert set(VARIANTS) <= set(LEXICON), "a variant of a word outside the table"
+    if set(VARIANTS) - set(LEXICON):
+        raise ValueError(f"variants of words outside the table: {sorted(set(VARIANTS) - set(LEXICON))}")
     for word, pron in [*LEXICON.items(), *((w, v) for w, vs in VARIANTS.items() for v in vs)]:
         bad = [p for p in pron if p not in known]
         if bad:
