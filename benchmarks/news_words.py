@@ -39,7 +39,9 @@ class _Layer:
 
 class Network:
     """The nnet3 text network of a bundled model (factorised TDNN: spliced linear
-    and affine layers, ReLU, log-softmax), run on whole utterances."""
+    and affine layers, ReLU, log-softmax), run on whole utterances. An ensemble model
+    (members prefixed ``m0.``, ``m1.`` ..., see ``ivr.speech.ensemble``) gives the mean
+    of its members' log-posteriors, as the decoder does."""
 
     def __init__(self, mdl: Path):
         text = mdl.read_text(encoding="ascii")
@@ -49,24 +51,33 @@ class Network:
                              r"<BiasParams>\s*\[(.*?)\]", text, re.S):
             w = np.array([r.split() for r in m.group(2).strip().splitlines() if r.strip()], np.float32)
             comps[m.group(1)] = (w, np.array(m.group(3).split(), np.float32))
-        self.layers: list[_Layer] = []
-        offsets: tuple[int, ...] = (0,)
+        members: dict[str, list[tuple[str, str]]] = {}
         for name, source in nodes:
-            if name not in comps:
-                continue
-            found = tuple(int(o) for o in re.findall(r"Offset\([^,]+,\s*(-?\d+)\)", source))
-            if "Append" in source:
-                offsets = tuple(sorted(set(found) | {0}))
-            w, b = comps[name]
-            relu = not name.endswith(".linear") and not name.startswith("output")
-            self.layers.append(_Layer(offsets, w, b, relu))
-            offsets = (0,)
+            member = re.match(r"(m\d+)\.", name)
+            members.setdefault(member.group(1) if member else "", []).append((name, source))
+        self.members: list[list[_Layer]] = []
+        for key, member_nodes in members.items():
+            layers: list[_Layer] = []
+            offsets: tuple[int, ...] = (0,)
+            for name, source in member_nodes:
+                if name not in comps:
+                    continue
+                found = tuple(int(o) for o in re.findall(r"Offset\([^,]+,\s*(-?\d+)\)", source))
+                if "Append" in source:
+                    offsets = tuple(sorted(set(found) | {0}))
+                w, b = comps[name]
+                base = name[len(key) + 1:] if key else name
+                relu = not base.endswith(".linear") and not base.startswith("output")
+                layers.append(_Layer(offsets, w, b, relu))
+                offsets = (0,)
+            self.members.append(layers)
         priors = re.search(r"<Priors>\s*\[(.*?)\]", text, re.S)
         self.priors = np.array(priors.group(1).split(), np.float32) if priors else None
 
-    def log_posteriors(self, feats: np.ndarray) -> np.ndarray:
+    @staticmethod
+    def _run(layers: list[_Layer], feats: np.ndarray) -> np.ndarray:
         x = feats.astype(np.float32)
-        for layer in self.layers:
+        for layer in layers:
             if layer.offsets != (0,):
                 n = len(x)
                 idx = np.arange(n)
@@ -74,6 +85,11 @@ class Network:
             x = x @ layer.weight.T + layer.bias
             if layer.relu:
                 x = np.maximum(x, 0.0)
+        x = x - x.max(axis=1, keepdims=True)
+        return x - np.log(np.exp(x).sum(axis=1, keepdims=True))
+
+    def log_posteriors(self, feats: np.ndarray) -> np.ndarray:
+        x = np.mean([self._run(layers, feats) for layers in self.members], axis=0)
         x = x - x.max(axis=1, keepdims=True)
         return x - np.log(np.exp(x).sum(axis=1, keepdims=True))
 

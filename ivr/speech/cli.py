@@ -1,8 +1,9 @@
-"""``ivr asr transcribe|eval`` and ``ivr model build``.
+"""``ivr asr transcribe|eval`` and ``ivr model build|ensemble``.
 
     ivr asr transcribe [--grammar NAME] [--model DIR] FILE...   one JSON object per line
     ivr asr eval [--grammar NAME] [--model DIR] MANIFEST.tsv    word/exact accuracy, RTF
     ivr model build [--out DIR] [--no-human | --human-dir DIR] [--extra-manifest TSV]... [--mini]
+    ivr model ensemble --out DIR MODEL MODEL...                  one model, members' log-posteriors averaged
 """
 
 from __future__ import annotations
@@ -138,6 +139,29 @@ def cmd_build(args) -> int:
     return 0
 
 
+def cmd_ensemble(args) -> int:
+    from ivr.speech.ensemble import write_ensemble
+
+    command = "ivr " + " ".join(shlex.quote(a) for a in (args.argv or sys.argv[1:]))
+    try:
+        out = write_ensemble(args.members, Path(args.out), command)
+        _check_loads(out)
+    except (OSError, ValueError, RecognizerError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"ensemble of {len(args.members)} models written to {out}")
+    return 0
+
+
+def _check_loads(model: Path) -> None:
+    """Vosk loads the model and decodes a second of silence with it."""
+    import numpy as np
+
+    from ivr.speech.recognizer import load_recognizer
+
+    load_recognizer(model).recognize_samples(np.zeros(8000, np.int16), 8000, "digits")
+
+
 def register(subparsers) -> None:
     from ivr.speech.recognizer import default_model_dir
 
@@ -198,6 +222,12 @@ def register(subparsers) -> None:
     b.add_argument("--workers", type=int, default=2)
     b.add_argument("--seed", type=int, default=1)
     b.set_defaults(func=cmd_build, argv=None)
+    e = model_sub.add_parser("ensemble", help="join trained models into one that decodes with the mean "
+                                              "of their log-posteriors")
+    e.add_argument("--out", required=True, help="output model directory (replaced whole if it exists)")
+    e.add_argument("members", nargs="+", type=Path,
+                   help="model directories sharing features, decoder settings and graph")
+    e.set_defaults(func=cmd_ensemble, argv=None)
 
 
 def main(argv: list[str] | None = None) -> int:
