@@ -43,32 +43,66 @@ def _nnet3_parts(text: str) -> tuple[str, list[str], str, str, np.ndarray]:
     return head, cfg.splitlines(), comps, context.strip(), vec
 
 
-def ensemble_text(members: list[str]) -> str:
-    """One nnet3 model holding several trained networks of the same shape of output,
-    decoding with the mean of their log-posteriors over the mean of their log-priors
-    (a product of experts: the score every member would give, averaged).
+_NODE = re.compile(r"component-node name=(\S+) component=(\S+) input=(.*)")
+_OUTPUT = re.compile(r"output-node name=output input=(.*) objective=linear")
+_MEMBER = re.compile(r"m(\d+)\.")
 
-    Each member's nodes and components get a prefix (``m0.``, ``m1.`` ...); they share the
-    input node, and the output node sums the members' log-softmax outputs, each scaled by
-    1/N. The transition model, contexts and number of outputs must agree.
+
+def _networks(k: int, cfg: list[str]) -> list[str]:
+    """The output node of each network in one member's config: one for a plain model,
+    several for an ensemble (its members' ``mJ.`` log-softmax nodes, equally weighted)."""
+    outputs = [m.group(1) for m in map(_OUTPUT.fullmatch, cfg) if m]
+    if len(outputs) != 1:
+        raise ValueError(f"member {k}: needs exactly one output node named output")
+    source = outputs[0]
+    if re.fullmatch(r"[\w.-]+", source):
+        return [source]
+    inner = re.fullmatch(r"Sum\((.*)\)", source)
+    terms = re.findall(r"Scale\(([\d.e+-]+), (m\d+\.[\w.-]+)\)", inner.group(1)) if inner else []
+    if not terms or len({float(w) for w, _ in terms}) != 1 or \
+            inner.group(1) != ", ".join(f"Scale({w}, {n})" for w, n in terms):
+        raise ValueError(f"member {k}: output {source!r} is neither one network's nor an ensemble's")
+    return [n for _, n in terms]
+
+
+def ensemble_text(members: list[str]) -> str:
+    """One nnet3 model holding several trained networks with the same outputs, decoding
+    with the mean of their log-posteriors over the mean of their log-priors (a product of
+    experts: the score every network would give, averaged).
+
+    Each network's nodes and components get a prefix (``m0.``, ``m1.`` ...); they share
+    the input node, and the output node sums the networks' log-softmax outputs, each
+    scaled by 1/N. A member that is itself an ensemble brings its networks (renumbered),
+    so adding a network to the bundled ensemble weighs every network alike. The
+    transition model, contexts and number of outputs must agree.
     """
     if len(members) < 2:
         raise ValueError("an ensemble needs at least two models")
     parts = [_nnet3_parts(t) for t in members]
-    head, _, _, context, _ = parts[0]
-    n = len(parts)
+    head, _, _, context, first_priors = parts[0]
     cfg_out: list[str] = []
     comps_out: list[str] = []
     outputs: list[str] = []
+    log_priors: list[np.ndarray] = []
     count = 0
     for k, (h, cfg, comps, ctx, priors) in enumerate(parts):
         if h != head:
             raise ValueError(f"member {k}: its transition model differs from member 0's")
         if ctx != context:
             raise ValueError(f"member {k}: context {ctx!r} differs from member 0's {context!r}")
-        if len(priors) != len(parts[0][4]):
-            raise ValueError(f"member {k}: {len(priors)} outputs, member 0 has {len(parts[0][4])}")
-        pre = f"m{k}."
+        if len(priors) != len(first_priors):
+            raise ValueError(f"member {k}: {len(priors)} outputs, member 0 has {len(first_priors)}")
+        nets = _networks(k, cfg)
+        base = len(outputs)
+        if len(nets) == 1 and not _MEMBER.match(nets[0]):
+            def rename(name: str, base=base) -> str:
+                return f"m{base}.{name}"
+        else:
+            def rename(name: str, base=base, k=k) -> str:
+                m = _MEMBER.match(name)
+                if not m:
+                    raise ValueError(f"member {k}: node {name!r} belongs to none of its networks")
+                return f"m{base + int(m.group(1))}.{name[m.end():]}"
         names = set()
         for line in cfg:
             if line.startswith("input-node "):
@@ -76,34 +110,34 @@ def ensemble_text(members: list[str]) -> str:
                     cfg_out.append(line)
                 elif line != cfg_out[0]:
                     raise ValueError(f"member {k}: input node {line!r} differs from member 0's")
-                continue
-            m = re.fullmatch(r"component-node name=(\S+) component=(\S+) input=(.*)", line)
-            if m:
+            elif (m := _NODE.fullmatch(line)):
                 names.add(m.group(1))
-                continue
-            m = re.fullmatch(r"output-node name=output input=(\S+) objective=linear", line)
-            if not m:
+            elif not _OUTPUT.fullmatch(line):
                 raise ValueError(f"member {k}: config line not understood: {line!r}")
-            outputs.append(pre + m.group(1))
         for line in cfg:
-            m = re.fullmatch(r"component-node name=(\S+) component=(\S+) input=(.*)", line)
-            if m:
-                desc = re.sub(r"[A-Za-z_][\w.-]*", lambda t: pre + t.group(0) if t.group(0) in names else t.group(0),
-                              m.group(3))
-                cfg_out.append(f"component-node name={pre}{m.group(1)} component={pre}{m.group(2)} input={desc}")
+            if (m := _NODE.fullmatch(line)):
+                desc = re.sub(r"[A-Za-z_][\w.-]*",
+                              lambda t: rename(t.group(0)) if t.group(0) in names else t.group(0), m.group(3))
+                cfg_out.append(f"component-node name={rename(m.group(1))} component={rename(m.group(2))} "
+                               f"input={desc}")
         entries = comps.split("<ComponentName> ")[1:]
         for e in entries:
-            comps_out.append("<ComponentName> " + pre + e)
+            name, _, rest = e.partition(" ")
+            comps_out.append(f"<ComponentName> {rename(name)} {rest}")
         count += len(entries)
-    if len(outputs) != n:
-        raise ValueError("every member needs exactly one output node named output")
+        outputs += [rename(n) for n in nets]
+        # an ensemble's priors are already its networks' geometric mean: weigh by their number
+        log_priors += [np.log(np.maximum(priors, 1e-30))] * len(nets)
+    n = len(outputs)
+    if len(set(outputs)) != n:
+        raise ValueError("two networks ended up with the same name")
     cfg_out.append("output-node name=output input=Sum(" +
                    ", ".join(f"Scale({1 / n:.8g}, {o})" for o in outputs) + ") objective=linear")
-    log_priors = np.mean([np.log(np.maximum(p[4], 1e-30)) for p in parts], axis=0)
-    priors = np.exp(log_priors)
+    priors = np.exp(np.mean(log_priors, axis=0))
     priors /= priors.sum()
     return (head + "<Nnet3> \n" + "\n".join(cfg_out) + "\n\n" + f"<NumComponents> {count} \n" +
-            "".join(comps_out) + f"</Nnet3> {context} <Priors>" + " [ " + " ".join(f"{x:.7g}" for x in priors) + " ]\n")
+            "".join(comps_out) + f"</Nnet3> {context} <Priors>" + " [ " + " ".join(f"{x:.7g}" for x in priors)
+            + " ]\n")
 
 
 def _info(model: Path) -> dict:

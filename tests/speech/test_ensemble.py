@@ -18,10 +18,35 @@ from ivr.speech.recognizer import VoskRecognizer, default_model_dir
 BUNDLED = default_model_dir()
 
 
-def _member(tmp_path: Path, name: str, shift=None, info: dict | None = None) -> Path:
-    """A copy of the bundled model, its output bias moved by ``shift`` (one value per pdf)."""
-    out = tmp_path / name
+def _first_network(text: str) -> str:
+    """The bundled ensemble's first network as a plain one-network model (its nodes and
+    components without the ``m0.`` prefix, its own output node; the ensemble's priors)."""
+    head, _, rest = text.partition("<Nnet3> \n")
+    cfg, _, rest = rest.partition("\n\n<NumComponents> ")
+    comps, _, tail = rest.partition("</Nnet3> ")
+    lines = [ln for ln in cfg.splitlines() if ln.startswith("input-node")]
+    lines += [ln.replace("m0.", "") for ln in cfg.splitlines() if ln.startswith("component-node name=m0.")]
+    lines.append("output-node name=output input=output.log-softmax objective=linear")
+    entries = ["<ComponentName> " + e[len("m0."):] for e in comps.split("\n", 1)[1].split("<ComponentName> ")[1:]
+               if e.startswith("m0.")]
+    return (head + "<Nnet3> \n" + "\n".join(lines) + "\n\n" + f"<NumComponents> {len(entries)} \n" +
+            "".join(entries) + "</Nnet3> " + tail)
+
+
+@pytest.fixture(scope="module")
+def single(tmp_path_factory) -> Path:
+    """A one-network model: the bundled model's graph with its first network alone."""
+    out = tmp_path_factory.mktemp("single") / "model"
     shutil.copytree(BUNDLED, out)
+    mdl = out / "am" / "final.mdl"
+    mdl.write_text(_first_network(mdl.read_text(encoding="ascii")), encoding="ascii")
+    return out
+
+
+def _member(base: Path, tmp_path: Path, name: str, shift=None, info: dict | None = None) -> Path:
+    """A copy of ``base``, its output bias moved by ``shift`` (one value per pdf)."""
+    out = tmp_path / name
+    shutil.copytree(base, out)
     mdl = out / "am" / "final.mdl"
     if shift is not None:
         text = mdl.read_text(encoding="ascii")
@@ -39,8 +64,8 @@ def _text(model: Path, wav: Path) -> str:
     return VoskRecognizer(model).recognize(wav, "digits").text
 
 
-def test_members_are_renamed_and_the_output_averages_them():
-    text = (BUNDLED / "am" / "final.mdl").read_text(encoding="ascii")
+def test_members_are_renamed_and_the_output_averages_them(single):
+    text = (single / "am" / "final.mdl").read_text(encoding="ascii")
     joined = ensemble_text([text, text, text])
     lines = joined.splitlines()
     assert lines.count("input-node name=input dim=30") == 1
@@ -57,12 +82,13 @@ def test_members_are_renamed_and_the_output_averages_them():
     assert joined.rstrip().endswith("]") and "<LeftContext> 18 <RightContext> 18 <Priors>" in joined
 
 
-def test_equal_priors_stay_and_different_ones_meet_in_the_geometric_mean():
-    text = (BUNDLED / "am" / "final.mdl").read_text(encoding="ascii")
+def _priors(text: str) -> np.ndarray:
+    return np.array(text.rpartition("<Priors>")[2].strip().strip("[]").split(), float)
 
-    def priors(t: str) -> np.ndarray:
-        return np.array(t.rpartition("<Priors>")[2].strip().strip("[]").split(), float)
 
+def test_equal_priors_stay_and_different_ones_meet_in_the_geometric_mean(single):
+    text = (single / "am" / "final.mdl").read_text(encoding="ascii")
+    priors = _priors
     p = priors(text)
     assert np.allclose(priors(ensemble_text([text, text])), p / p.sum(), rtol=1e-6)
     q = np.roll(p, 1)
@@ -72,28 +98,59 @@ def test_equal_priors_stay_and_different_ones_meet_in_the_geometric_mean():
 
 
 def test_a_constant_shift_changes_nothing_and_a_member_that_hears_only_silence_pulls_the_ensemble(
-        tmp_path, data_dir):
+        single, tmp_path, data_dir):
     wav = data_dir / "digits_andy.wav"
-    alone = _text(BUNDLED, wav)
-    assert alone                                                # the bundled model hears the digits
+    alone = _text(single, wav)
+    assert alone                                                # the network hears the digits
     # log-softmax ignores a constant added to every output: the ensemble decodes as the model
-    same = write_ensemble([BUNDLED, _member(tmp_path, "shifted", np.full(len(PHONES), 3.0))], tmp_path / "e1")
+    same = write_ensemble([single, _member(single, tmp_path, "shifted", np.full(len(PHONES), 3.0))],
+                          tmp_path / "e1")
     assert _text(same, wav) == alone
     # a member sure of silence everywhere: it hears nothing, and (weight 1/2) it drowns the other
     blank = np.zeros(len(PHONES))
     blank[PHONES.index(SILENCE)] = 80.0
-    deaf = _member(tmp_path, "deaf", blank)
+    deaf = _member(single, tmp_path, "deaf", blank)
     assert _text(deaf, wav) == ""
-    assert _text(write_ensemble([BUNDLED, deaf], tmp_path / "e2"), wav) == ""
+    assert _text(write_ensemble([single, deaf], tmp_path / "e2"), wav) == ""
 
 
-def test_members_must_share_graph_and_context(tmp_path):
-    other_graph = _member(tmp_path, "graph")
+def test_an_ensemble_member_brings_its_networks_weighted_like_the_others(single):
+    bundled = (BUNDLED / "am" / "final.mdl").read_text(encoding="ascii")
+    one = (single / "am" / "final.mdl").read_text(encoding="ascii")
+    assert "Scale(0.33333333, m2.output.log-softmax)" in bundled      # the bundled model holds three
+    joined = ensemble_text([one, bundled])
+    lines = joined.splitlines()
+    assert ("output-node name=output input=Sum(Scale(0.25, m0.output.log-softmax), "
+            "Scale(0.25, m1.output.log-softmax), Scale(0.25, m2.output.log-softmax), "
+            "Scale(0.25, m3.output.log-softmax)) objective=linear") in lines
+    # the bundled model's second network (its m1.) is now m2., and reads its own layers
+    node = next(ln for ln in lines if ln.startswith("component-node name=m2.l3.linear "))
+    assert "Offset(m2.l2.relu, -3)" in node
+    assert bundled.split("<ComponentName> m1.l1.affine ")[1].split("<ComponentName>")[0] == \
+        joined.split("<ComponentName> m2.l1.affine ")[1].split("<ComponentName>")[0]
+    # the bundled priors (already the geometric mean of three) count three times
+    p = _priors(bundled)
+    q = np.roll(p, 1)
+    other = one.rpartition("<Priors>")[0] + "<Priors> [ " + " ".join(f"{v:.7g}" for v in q) + " ]\n"
+    want = (q * p ** 3) ** 0.25
+    assert np.allclose(_priors(ensemble_text([other, bundled])), want / want.sum(), rtol=1e-5)
+
+
+def test_an_output_that_is_not_a_mean_of_networks_is_refused(single):
+    text = (single / "am" / "final.mdl").read_text(encoding="ascii")
+    ens = ensemble_text([text, text])
+    skewed = ens.replace("Scale(0.5, m1.output.log-softmax)", "Scale(0.7, m1.output.log-softmax)")
+    with pytest.raises(ValueError, match="neither one network's nor an ensemble's"):
+        ensemble_text([text, skewed])
+
+
+def test_members_must_share_graph_and_context(single, tmp_path):
+    other_graph = _member(single, tmp_path, "graph")
     (other_graph / "graph" / "HCLG.fst").write_bytes(b"\0" + (BUNDLED / "graph" / "HCLG.fst").read_bytes())
     with pytest.raises(ValueError, match="graph/HCLG.fst differs"):
-        write_ensemble([BUNDLED, other_graph], tmp_path / "out")
+        write_ensemble([single, other_graph], tmp_path / "out")
     assert not (tmp_path / "out").exists()
-    text = (BUNDLED / "am" / "final.mdl").read_text(encoding="ascii")
+    text = (single / "am" / "final.mdl").read_text(encoding="ascii")
     wider = text.replace("<LeftContext> 18 <RightContext> 18", "<LeftContext> 21 <RightContext> 21")
     with pytest.raises(ValueError, match="context"):
         ensemble_text([text, wider])
@@ -113,10 +170,10 @@ def test_cli_error_leaves_the_old_model_in_place(tmp_path, capsys):
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".ensemble")] == []
 
 
-def test_cli_writes_a_loadable_ensemble_and_its_build_info(tmp_path, capsys):
-    a = _member(tmp_path, "a", info={"with_human": True, "heldout_human": ["FOC", "FWP", "MDS", "MRS"],
+def test_cli_writes_a_loadable_ensemble_and_its_build_info(single, tmp_path, capsys):
+    a = _member(single, tmp_path, "a", info={"with_human": True, "heldout_human": ["FOC", "FWP", "MDS", "MRS"],
                                      "heldout_voices": ["Andy", "Mike"], "news_dir": "/n", "seed": 1})
-    b = _member(tmp_path, "b", info={"with_human": True, "heldout_human": [], "heldout_voices": ["Andy"],
+    b = _member(single, tmp_path, "b", info={"with_human": True, "heldout_human": [], "heldout_voices": ["Andy"],
                                      "news_dir": "/n", "seed": 2})
     out = tmp_path / "ens"
     assert cli.main(["model", "ensemble", "--out", str(out), str(a), str(b)]) == 0
@@ -129,8 +186,8 @@ def test_cli_writes_a_loadable_ensemble_and_its_build_info(tmp_path, capsys):
     assert (out / "graph" / "HCLG.fst").read_bytes() == (BUNDLED / "graph" / "HCLG.fst").read_bytes()
 
 
-def test_info_without_build_info_holds_nothing_out(tmp_path):
-    a = _member(tmp_path, "a")
+def test_info_without_build_info_holds_nothing_out(single, tmp_path):
+    a = _member(single, tmp_path, "a")
     (a / "build_info.json").unlink()
     info = ensemble_info([a, BUNDLED], "x")
     assert info["heldout_human"] == [] and info["members"][0] == {"path": str(a)}
