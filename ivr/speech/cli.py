@@ -144,8 +144,7 @@ def cmd_ensemble(args) -> int:
 
     command = "ivr " + " ".join(shlex.quote(a) for a in (args.argv or sys.argv[1:]))
     try:
-        out = write_ensemble(args.members, Path(args.out), command)
-        _check_loads(out)
+        out = write_ensemble(args.members, Path(args.out), command, check=_check_loads)
     except (OSError, ValueError, RecognizerError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

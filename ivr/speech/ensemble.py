@@ -19,6 +19,7 @@ import re
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -164,11 +165,13 @@ def ensemble_info(members: list[Path], command: str) -> dict:
     }
 
 
-def write_ensemble(members: list[Path], out: Path, command: str = "") -> Path:
+def write_ensemble(members: list[Path], out: Path, command: str = "",
+                   check: Callable[[Path], None] | None = None) -> Path:
     """Write the ensemble of ``members`` (model directories) to ``out``.
 
-    The directory is assembled beside ``out`` and moved into place whole, so a failure
-    leaves ``out`` as it was.
+    The directory is assembled beside ``out``, given to ``check`` (which raises if the
+    model will not do), and only then moved into place whole, so a failure leaves ``out``
+    as it was.
     """
     members = [Path(m) for m in members]
     if len(members) < 2:
@@ -197,6 +200,8 @@ def write_ensemble(members: list[Path], out: Path, command: str = "") -> Path:
         (stage / "build_info.json").write_text(json.dumps(ensemble_info(members, command), indent=1) + "\n",
                                                encoding="utf-8")
         os.chmod(stage, 0o755)
+        if check is not None:
+            check(stage)
         if out.exists():
             old = Path(tempfile.mkdtemp(prefix=".ensemble-old-", dir=out.parent))
             os.replace(out, old / "model")

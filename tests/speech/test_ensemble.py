@@ -88,13 +88,12 @@ def _priors(text: str) -> np.ndarray:
 
 def test_equal_priors_stay_and_different_ones_meet_in_the_geometric_mean(single):
     text = (single / "am" / "final.mdl").read_text(encoding="ascii")
-    priors = _priors
-    p = priors(text)
-    assert np.allclose(priors(ensemble_text([text, text])), p / p.sum(), rtol=1e-6)
+    p = _priors(text)
+    assert np.allclose(_priors(ensemble_text([text, text])), p / p.sum(), rtol=1e-6)
     q = np.roll(p, 1)
     other = text.rpartition("<Priors>")[0] + "<Priors> [ " + " ".join(f"{v:.7g}" for v in q) + " ]\n"
     want = np.sqrt(p * q)
-    assert np.allclose(priors(ensemble_text([text, other])), want / want.sum(), rtol=1e-5)
+    assert np.allclose(_priors(ensemble_text([text, other])), want / want.sum(), rtol=1e-5)
 
 
 def test_a_constant_shift_changes_nothing_and_a_member_that_hears_only_silence_pulls_the_ensemble(
@@ -168,6 +167,22 @@ def test_cli_error_leaves_the_old_model_in_place(tmp_path, capsys):
     assert "not a model directory" in capsys.readouterr().err
     assert (out / "keep").read_text(encoding="utf-8") == "old"
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".ensemble")] == []
+
+
+def test_a_model_that_fails_its_check_is_not_put_in_place(single, tmp_path):
+    out = tmp_path / "model"
+    out.mkdir()
+    (out / "keep").write_text("old", encoding="utf-8")
+    seen = []
+
+    def refuse(stage: Path) -> None:
+        seen.append((stage / "am" / "final.mdl").is_file())
+        raise ValueError("Vosk would not load it")
+
+    with pytest.raises(ValueError, match="would not load"):
+        write_ensemble([single, single], out, check=refuse)
+    assert seen == [True] and (out / "keep").read_text(encoding="utf-8") == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["model"]
 
 
 def test_cli_writes_a_loadable_ensemble_and_its_build_info(single, tmp_path, capsys):
