@@ -1,8 +1,8 @@
 """Ensembles of trained acoustic models (``ivr model ensemble``).
 
-Two networks trained apart (another seed, another augmentation) err on different
-frames; decoding with the mean of their log-posteriors (a product of experts) errs less
-than either. Vosk runs one nnet3 model, so the members go into one: each member's nodes
+Networks trained apart (another seed, another augmentation) tend to err on different
+frames; decoding with the mean of their log-posteriors (a product of experts) keeps what
+they agree on (the model card measures what that buys for the bundled model). Vosk runs one nnet3 model, so the members go into one: each member's nodes
 and components get a prefix, they share the input, and the output node is the scaled
 sum of their log-softmax outputs, which nnet3's ``Sum``/``Scale`` descriptors express.
 The decoding graph does not depend on the network, so the members must share it (and
