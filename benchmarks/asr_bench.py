@@ -12,8 +12,10 @@ must beat the best no reading by ``FlowConfig.yes_margin``), false-yes first:
   * held-out synthetic voices saying textbook and Jakarta's colloquial yes/no words
     through telephone channels; with a sweep of the margin.
 Then digits inside carrier sentences ("NIK saya ...", fillers between groups,
-held-out synthetic voices; digit-word accuracy), human strings through G.711 and
-GSM alone, and colloquial menu words.
+held-out synthetic voices; digit-word accuracy); digits inside the news subset's
+running sentences ("... memiliki empat ruangan ..."), said by its speaker (never a
+held-out figure) and read by the held-out synthetic voices; human strings through
+G.711 and GSM alone, and colloquial menu words.
 
 Test sets (all speakers/voices held out from training by ``ivr model build``):
   * human isolated digits and connected strings of the held-out human speakers,
@@ -340,6 +342,52 @@ def carrier_set(rec, rng: np.random.Generator, tmp: Path, count: int) -> None:
           f"digits exact={100 * exact / max(count, 1):6.2f}%")
 
 
+def news_sentence_sets(rec, news_dir: Path, rng: np.random.Generator, tmp: Path, seen: bool) -> None:
+    """Digits inside running sentences ("rumah tersebut juga memiliki empat ruangan ..."):
+    the news subset's sentences that hold a digit word, as the news speaker said them
+    (clean 8 kHz and through the telephone channels) and as the held-out synthetic
+    voices read them (telephone channels). Digit-word accuracy against the sentence's
+    digit words, with the `digits` grammar; every other word must give no digit."""
+    rows = []
+    for line in (news_dir / "transcripts.tsv").read_text(encoding="utf-8").splitlines():
+        uid, text = line.split("\t", 1)
+        text = text.lower()
+        ref = [w for w in text.split() if w in DIGIT_WORDS]
+        if ref:
+            rows.append((uid, text, ref))
+    who = "SEEN in training" if seen else "held out"
+    sets: dict[str, list[tuple[Path, list[str]]]] = {
+        f"news speaker ({who}), clean 8k": [], f"news speaker ({who}), phone": [],
+        "held-out synthetic voices, phone": []}
+    names = list(sets)
+    for i, (uid, text, ref) in enumerate(rows):
+        x, r = sf.read(news_dir / "flac" / f"{uid}.flac", dtype="float32", always_2d=True)
+        x = x.mean(axis=1)
+        sets[names[0]].append((_write(tmp / f"news{i:03d}-clean.wav", _clean8k(x, r)), ref))
+        y, gsm = augment.telephone(x, r, rng, augment.Telephone())
+        if gsm:
+            y = augment.gsm_batch([y])[0]
+        sets[names[1]].append((_write(tmp / f"news{i:03d}-phone.wav", y), ref))
+        voice = corpus.HELDOUT_VOICES[i % len(corpus.HELDOUT_VOICES)]
+        x, r = corpus.espeak(text.replace("-", " "), voice, int(rng.integers(120, 190)), int(rng.integers(20, 80)))
+        y, gsm = augment.telephone(x, r, rng, augment.Telephone())
+        if gsm:
+            y = augment.gsm_batch([y])[0]
+        sets[names[2]].append((_write(tmp / f"news{i:03d}-synth.wav", y), ref))
+    for name, items in sets.items():
+        words = errors = exact = 0
+        decode = audio = 0.0
+        for wav, ref in items:
+            got = rec.recognize(wav, "digits")
+            hyp = [w for w in got.text.split() if w in DIGIT_WORDS]
+            e = evaluate.word_errors(ref, hyp)
+            words, errors, exact = words + len(ref), errors + e, exact + (e == 0)
+            decode, audio = decode + got.decode_s, audio + got.duration_s
+        print(f"{'digits in news sentences, ' + name:<62} n={len(items):<4d} "
+              f"digit-word accuracy={100 * (1 - errors / max(words, 1)):7.2f}%  "
+              f"digits exact={100 * exact / max(len(items), 1):6.2f}%  rtf={decode / max(audio, 1e-9):.4f}")
+
+
 def codec_sets(human_dir: Path, tmp: Path) -> dict[str, list[tuple[Path, str]]]:
     """Held-out human strings through one codec only: G.711 mu-law, GSM 06.10."""
     utts = [u for u in corpus.load_human(human_dir)
@@ -386,6 +434,9 @@ def main(argv: list[str] | None = None) -> int:
               f"held-out voices: {', '.join(corpus.HELDOUT_VOICES)}")
         yes_no_sets(rec, args, np.random.default_rng(args.seed), tmp, cfg, seen)
         carrier_set(rec, np.random.default_rng(args.seed + 1), tmp, args.synth)
+        if (args.news_dir / "transcripts.tsv").is_file():
+            news_sentence_sets(rec, args.news_dir, np.random.default_rng(args.seed + 3), tmp,
+                               news_words.news_speaker_seen(args.model))
         if args.only_yesno:
             return 0
         sets: dict[str, list[tuple[Path, str]]] = {}

@@ -55,6 +55,15 @@ class GrammarMeta:
     lengths: tuple[int, ...] = ()
     length_window: int = 2
     length_margin: float = 0.0
+    # Garbage as a loop of phones (``ivr.speech.graph``), for grammars that allow
+    # ``[unk]``: ``phone_cost`` per phone (None: no loop), ``phone_entry`` on entering
+    # it (None: the graph's reject cost).  The loop's reading is kept only when it
+    # holds no garbage or scores ``phone_gate`` better than the graph without the
+    # loop (``ivr.speech.recognizer``); the loop's graph decodes with ``lattice_beam``.
+    phone_cost: float | None = None
+    phone_entry: float | None = None
+    phone_gate: float = 0.0
+    lattice_beam: float | None = None
 
 
 # A prior against "yes": each yes word must explain the audio e^4 (about 55) times
@@ -73,8 +82,13 @@ BUILTIN_META: dict[str, GrammarMeta] = {
     # Carrier words said before a NIK are garbage here ([unk]); rejecting them costs 2
     # less than rejecting other words (synthetic carrier sentences 65.7 -> 67.4% of
     # digit words right, held-out human strings unchanged).
+    # Other words around the digits ("tempat tinggal lebih dari satu juta") go to a
+    # phone loop, 0.75 a phone and 2.5 to enter, read only when it beats the plain
+    # graph by 3 (chosen on held-out human strings and the news speaker's sentences,
+    # MODEL_CARD.md "Words around the digits").
     "digits": GrammarMeta(costs={w: -2.0 for w in ("nik", "saya", "nomor", "nomornya")},
-                          lengths=(16,), length_window=2, length_margin=10.0),
+                          lengths=(16,), length_window=2, length_margin=10.0,
+                          phone_cost=0.75, phone_entry=2.5, phone_gate=3.0, lattice_beam=2.0),
 }
 
 
@@ -119,8 +133,21 @@ def load_grammar_meta(grammars_dir: Path | None) -> dict[str, GrammarMeta]:
             lengths = tuple(int(n) for n in raw.get("lengths", ()))
             window = int(raw.get("length_window", 2))
             margin = float(raw.get("length_margin", 0.0))
+            phone_cost = None if raw.get("phone_cost") is None else float(raw["phone_cost"])
+            phone_entry = None if raw.get("phone_entry") is None else float(raw["phone_entry"])
+            phone_gate = float(raw.get("phone_gate", 0.0))
+            lattice_beam = None if raw.get("lattice_beam") is None else float(raw["lattice_beam"])
+            if phone_cost is not None and not 0.0 <= phone_cost < float("inf"):
+                raise ValueError(f"phone_cost must be a finite cost of 0 or more, not {phone_cost}")
+            for key, value in (("phone_entry", phone_entry), ("phone_gate", phone_gate)):
+                if value is not None and not -float("inf") < value < float("inf"):
+                    raise ValueError(f"{key} must be a finite number, not {value}")
+            if lattice_beam is not None and not 0.0 < lattice_beam < float("inf"):
+                raise ValueError(f"lattice_beam must be a finite beam above 0, not {lattice_beam}")
         except (OSError, ValueError, TypeError, AttributeError) as exc:
             raise RecognizerError(f"grammar description {path} is not valid: {exc}") from exc
         found[name] = GrammarMeta(classes=classes, costs=costs, lengths=lengths, length_window=window,
-                                  length_margin=margin)
+                                  length_margin=margin, phone_cost=phone_cost,
+                                  phone_entry=phone_entry, phone_gate=phone_gate,
+                                  lattice_beam=lattice_beam)
     return found

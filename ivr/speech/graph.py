@@ -193,6 +193,46 @@ class _Builder:
                 self.arc(blank, blank_exit, 0, 0.0, nxt)
             prev = nxt
 
+    def phone_loop(self, src: int, dst: int, spec: GraphSpec, olabel: int, weight: float,
+                   per_phone: float) -> None:
+        """Garbage as any sequence of one or more phones, each costing ``per_phone``;
+        the label rides on the arc in, like a word's.
+
+        The network is a phone recogniser trained on running speech, so a word the
+        grammar does not hold ("tempat", "puluh", "halo") comes out as its phones; with
+        only words to choose from, the decoder has to call it the closest digit.  The
+        loop gives it somewhere else to go.  A digit's own phones cost nothing extra
+        on the digit's path and ``per_phone`` each on the loop, so a clear digit stays
+        a digit.
+
+        The same phone never follows itself: a long vowel could otherwise be split
+        into "a a a" in as many ways as the lattice beam allows, and on noisy audio
+        the lattice (and the decoding time) exploded.  Blanks may sit between phones,
+        as inside words.
+        """
+        phones = [(p, t) for p, t in spec.transitions.items()
+                  if p not in (spec.silence_phone, spec.blank_phone) and spec.lexicon.get(UNK) != (p,)]
+        hub = self.state()
+        self.arc(src, 0, olabel, weight, hub)
+        blank = None
+        if spec.blank_phone:
+            blank_self, blank_exit = spec.transitions[spec.blank_phone]
+            blank = self.state()
+            self.arc(blank, blank_self, 0, 0.0, blank)
+            self.arc(blank, blank_exit, 0, 0.0, hub)
+        inside = {p: self.state() for p, _ in phones}
+        for p, (self_tid, exit_tid) in phones:
+            after = self.state()
+            self.arc(hub, 0, 0, per_phone, inside[p])
+            self.arc(inside[p], self_tid, 0, 0.0, inside[p])
+            self.arc(inside[p], exit_tid, 0, 0.0, after)
+            for q, _ in phones:
+                if q != p:
+                    self.arc(after, 0, 0, per_phone, inside[q])
+            if blank is not None:
+                self.arc(after, 0, 0, 0.0, blank)
+            self.arc(after, 0, 0, 0.0, dst)
+
     def silence(self, src: int, dst: int, spec: GraphSpec) -> None:
         """Optional silence from ``src`` to ``dst``: nothing, or one silence phone.
 
@@ -209,7 +249,8 @@ class _Builder:
 
 
 def build_hclg(spec: GraphSpec, phrases: Sequence[Sequence[str]], *,
-               costs: Mapping[str, float] | None = None, require_word: bool = False) -> Fst:
+               costs: Mapping[str, float] | None = None, require_word: bool = False,
+               phone_cost: float | None = None, phone_entry: float | None = None) -> Fst:
     """HCLG accepting any sequence (including none) of ``phrases``.
 
     ``costs`` adds a cost (in the decoder's log units) on entering a word: a prior
@@ -229,6 +270,10 @@ def build_hclg(spec: GraphSpec, phrases: Sequence[Sequence[str]], *,
     from human speech are much sharper than those of the words only synthetic
     voices said, so as garbage in the yes/no question they swallowed real answers
     (synthetic yes/no fell from 87% to 58% correct).
+
+    ``phone_cost`` adds garbage as a loop of phones (:meth:`_Builder.phone_loop`), at
+    that cost a phone and ``phone_entry`` to enter (default: the reject cost), for
+    words the model has no word for at all.
     """
     b = _Builder()
     start, ready, done = b.state(), b.state(), b.state()
@@ -259,6 +304,9 @@ def build_hclg(spec: GraphSpec, phrases: Sequence[Sequence[str]], *,
                 # expected carrier words ("NIK saya") cheaper to reject than others.
                 for each in spec.prons(word):
                     b.phones(ready, each, spec, spec.words[UNK], cost + (costs or {}).get(word, 0.0), done)
+        if phone_cost is not None:
+            b.phone_loop(ready, done, spec, spec.words[UNK], cost if phone_entry is None else phone_entry,
+                         phone_cost)
     finals = {start: 0.0, ready: 0.0, done: 0.0}
     if require_word:
         # Trailing silence may not lead back to "ready" (final there would let the

@@ -140,6 +140,7 @@ class VoskRecognizer:
         self.meta = load_grammar_meta(grammars_dir)
         self._classes: dict[str, dict[str, object]] = {}   # grammar -> class -> model
         self._counted: dict[tuple[str, int], object] = {}  # (grammar, digits) -> model
+        self._looped: dict[str, object] = {}               # grammar -> model with a phone-loop garbage
         self._full = _load_model(self._vosk, self.model_dir)
         self._models: dict[str, object] = {FULL: self._full}
         self._runtime = (self.model_dir / "graph/HCLr.fst").is_file()
@@ -171,6 +172,12 @@ class VoskRecognizer:
                 meta = self.meta.get(name)
                 costs = meta.costs if meta else {}
                 self._models[name] = self._stage(tmp / name, g.build_hclg(spec, usable, costs=costs))
+                if meta and meta.phone_cost is not None and UNK in {w for p in usable for w in p}:
+                    self._looped[name] = self._stage(
+                        tmp / f"{name}.loop",
+                        g.build_hclg(spec, usable, costs=costs, phone_cost=meta.phone_cost,
+                                     phone_entry=meta.phone_entry),
+                        lattice_beam=meta.lattice_beam)
                 digits = [p[0] for p in usable if len(p) == 1 and p[0] in DIGIT_WORDS]
                 for n in (meta.lengths if meta and digits else ()):
                     self._counted[(name, n)] = self._stage(tmp / f"{name}.{n}", g.build_counted(spec, digits, n))
@@ -182,10 +189,22 @@ class VoskRecognizer:
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
 
-    def _stage(self, staged: Path, fst: g.Fst):
+    def _stage(self, staged: Path, fst: g.Fst, lattice_beam: float | None = None):
         (staged / "graph").mkdir(parents=True)
         (staged / "am").symlink_to(self.model_dir.resolve() / "am")
-        (staged / "conf").symlink_to(self.model_dir.resolve() / "conf")
+        if lattice_beam is None:
+            (staged / "conf").symlink_to(self.model_dir.resolve() / "conf")
+        else:
+            # The grammar asks for a narrower lattice than the model's (a phone loop
+            # makes many near-equal garbage paths); the rest of the settings stay.
+            (staged / "conf").mkdir()
+            for f in (self.model_dir / "conf").iterdir():
+                if f.name != "model.conf":
+                    (staged / "conf" / f.name).symlink_to(f.resolve())
+            lines = [ln for ln in (self.model_dir / "conf/model.conf").read_text(encoding="utf-8").splitlines()
+                     if not ln.strip().startswith("--lattice-beam")]
+            (staged / "conf/model.conf").write_text("\n".join(lines + [f"--lattice-beam={lattice_beam}"]) + "\n",
+                                                    encoding="utf-8")
         shutil.copy(self.model_dir / "graph/words.txt", staged / "graph/words.txt")
         g.write_vector_fst(fst, staged / "graph/HCLG.fst")
         # Vosk reads everything in its constructor, so the staging folder can go.
@@ -201,17 +220,20 @@ class VoskRecognizer:
 
     def recognize_samples(self, samples: np.ndarray, rate: int, grammar: str) -> Transcript:
         started = time.perf_counter()
-        model = self._models.get(grammar, self._full)
         allowed: set[str] | None = None
-        if self.mode == "runtime" and grammar != FULL:
-            phrases = [p for p in self.grammars[grammar] if all(w in self._words for w in p.split())]
-            rec = self._vosk.KaldiRecognizer(model, float(rate), json.dumps(phrases))
-        else:
-            rec = self._vosk.KaldiRecognizer(model, float(rate))
-            if self.mode == "filter" and grammar != FULL:
-                allowed = {w for p in self.grammars[grammar] for w in p.split()}
         data = level(samples, rate).astype("<i2").tobytes()
-        result = _decode(rec, data, rate)
+        if grammar in self._looped:                  # compiled graphs only
+            result = self._garbage_checked(grammar, data, rate)
+        else:
+            model = self._models.get(grammar, self._full)
+            if self.mode == "runtime" and grammar != FULL:
+                phrases = [p for p in self.grammars[grammar] if all(w in self._words for w in p.split())]
+                rec = self._vosk.KaldiRecognizer(model, float(rate), json.dumps(phrases))
+            else:
+                rec = self._vosk.KaldiRecognizer(model, float(rate))
+                if self.mode == "filter" and grammar != FULL:
+                    allowed = {w for p in self.grammars[grammar] for w in p.split()}
+            result = _decode(rec, data, rate)
         hyps = _hypotheses(result, allowed)
         held = self._held_to_length(grammar, hyps, result, data, rate)
         if held is not None:
@@ -226,6 +248,32 @@ class VoskRecognizer:
                           duration_s=len(samples) / rate if rate else 0.0,
                           decode_s=time.perf_counter() - started, evidence=tuple(evidence))
 
+
+    def _garbage_checked(self, grammar: str, data: bytes, rate: int) -> dict:
+        """Decode with the grammar's phone-loop garbage (``GrammarMeta.phone_cost``).
+
+        When the loop's best reading holds no garbage it is also the best reading of
+        the plain graph (the plain graph is the loop graph without the loop), and it
+        is the answer.  When it does, the plain graph decodes too, and the loop's
+        reading is kept only if it scores at least ``phone_gate`` better: a sentence
+        around the digits ("tempat tinggal lebih dari satu juta") is explained far
+        better by the loop than by forcing its words onto digits, while a poorly heard
+        digit is explained only a little better by a few loop phones than by itself,
+        and stays a digit.
+        """
+        meta = self.meta[grammar]
+        looped = _decode(self._vosk.KaldiRecognizer(self._looped[grammar], float(rate)), data, rate)
+        alts = looped.get("alternatives") or []
+        best = max(alts, key=lambda a: float(a.get("confidence", 0.0)), default=None)
+        if best is not None and UNK not in str(best.get("text", "")).split():
+            return looped
+        plain = _decode(self._vosk.KaldiRecognizer(self._models[grammar], float(rate)), data, rate)
+        if best is None:
+            return plain
+        top = max((float(a.get("confidence", 0.0)) for a in plain.get("alternatives") or ()), default=None)
+        if top is None or float(best.get("confidence", 0.0)) - top >= meta.phone_gate:
+            return looped
+        return plain
 
     def _held_to_length(self, grammar: str, hyps: list[Hypothesis], result: dict, data: bytes,
                         rate: int) -> Hypothesis | None:

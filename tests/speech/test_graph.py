@@ -172,3 +172,34 @@ def test_a_repeated_identical_lexicon_line_is_not_a_variant(tmp_path):
     spec = g.GraphSpec.load(tmp_path)
     assert "satu" not in spec.variants and spec.variants["dua"] == (("d", "u", "a"),)
     assert spec.prons("dua") == (("d", "u", "w", "a"), ("d", "u", "a"))
+
+
+def test_phone_loop_takes_any_phones_as_garbage_but_never_one_phone_twice_in_a_row():
+    import dataclasses
+
+    spec = dataclasses.replace(g.GraphSpec.load(default_model_dir()), blank_phone="sil")
+    assert "tempat" not in spec.lexicon
+    tempat = _frames(spec, ["t", "@", "m", "p", "a", "t"])
+    plain = g.build_hclg(spec, [["satu"], ["[unk]"]])
+    loop = g.build_hclg(spec, [["satu"], ["[unk]"]], phone_cost=0.75, phone_entry=2.5)
+    assert not _accepts(plain, tempat)
+    assert _accepts(loop, tempat)
+    assert _accepts(loop, tempat + _frames(spec, ["sil", "s", "a", "t", "u"]))
+    # One pass through the loop alone: a long "a" is one phone, not "a a" (two
+    # garbage words in a row, each paying to enter, remain possible in a grammar).
+    b = g._Builder()
+    src, dst = b.state(), b.state()
+    b.phone_loop(src, dst, spec, spec.words["[unk]"], 2.5, 0.75)
+    alone = g.Fst(num_states=b.num_states, start=src, finals={dst: 0.0}, arcs=tuple(b.arcs))
+    assert _accepts(alone, tempat)
+    assert _accepts(alone, _frames(spec, ["t", "a", "sil", "a"]))      # a blank between: two phones
+    assert not _accepts(alone, _frames(spec, ["t", "a", "a"]))
+    assert not _accepts(alone, [])                                     # at least one phone
+    unk = spec.words["[unk]"]
+    entries = [a for a in loop.arcs if a.olabel == unk and a.weight == 2.5]
+    assert len(entries) == 1
+    per_phone = [a for a in loop.arcs if a.ilabel == 0 and a.olabel == 0 and a.weight == 0.75]
+    phones = len(spec.transitions) - 2                                    # no silence, no garbage phone
+    assert len(per_phone) == phones + phones * (phones - 1)             # into the loop, then from phone to phone
+    # Without [unk] in the grammar there is no garbage, and so no loop.
+    assert len(g.build_hclg(spec, [["satu"]], phone_cost=0.75).arcs) == len(g.build_hclg(spec, [["satu"]]).arcs)
