@@ -348,28 +348,22 @@ def news_sentence_sets(rec, news_dir: Path, rng: np.random.Generator, tmp: Path,
     (clean 8 kHz and through the telephone channels) and as the held-out synthetic
     voices read them (telephone channels). Digit-word accuracy against the sentence's
     digit words, with the `digits` grammar; every other word must give no digit."""
-    rows = []
-    for line in (news_dir / "transcripts.tsv").read_text(encoding="utf-8").splitlines():
-        uid, text = line.split("\t", 1)
-        text = text.lower()
-        ref = [w for w in text.split() if w in DIGIT_WORDS]
-        if ref:
-            rows.append((uid, text, ref))
+    rows = [(u, ref) for u in corpus.load_news(news_dir)
+            if (ref := [w for w in u.text.split() if w in DIGIT_WORDS])]
     who = "SEEN in training" if seen else "held out"
     sets: dict[str, list[tuple[Path, list[str]]]] = {
         f"news speaker ({who}), clean 8k": [], f"news speaker ({who}), phone": [],
         "held-out synthetic voices, phone": []}
     names = list(sets)
-    for i, (uid, text, ref) in enumerate(rows):
-        x, r = sf.read(news_dir / "flac" / f"{uid}.flac", dtype="float32", always_2d=True)
-        x = x.mean(axis=1)
+    for i, (u, ref) in enumerate(rows):
+        x, r = corpus.load_audio(u)
         sets[names[0]].append((_write(tmp / f"news{i:03d}-clean.wav", _clean8k(x, r)), ref))
         y, gsm = augment.telephone(x, r, rng, augment.Telephone())
         if gsm:
             y = augment.gsm_batch([y])[0]
         sets[names[1]].append((_write(tmp / f"news{i:03d}-phone.wav", y), ref))
         voice = corpus.HELDOUT_VOICES[i % len(corpus.HELDOUT_VOICES)]
-        x, r = corpus.espeak(text.replace("-", " "), voice, int(rng.integers(120, 190)), int(rng.integers(20, 80)))
+        x, r = corpus.espeak(u.text.replace("-", " "), voice, int(rng.integers(120, 190)), int(rng.integers(20, 80)))
         y, gsm = augment.telephone(x, r, rng, augment.Telephone())
         if gsm:
             y = augment.gsm_batch([y])[0]
