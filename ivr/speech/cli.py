@@ -117,11 +117,16 @@ def cmd_build(args) -> int:
                 print(f"error: no news subset at {news_dir} (use --news-dir DIR or --no-news)", file=sys.stderr)
                 return 2
             news_dir = None
+    if args.synth_sentences and news_dir is None:
+        print("error: --synth-sentences reads the news subset's words, and there is none "
+              "(use --news-dir DIR, and not --no-human or --no-news)", file=sys.stderr)
+        return 2
     out = Path(args.out)
     if args.mini:
         opts = mini_options(out, human_dir)
     else:
         given = {"epochs": args.epochs, "human_copies": args.copies, "synth_count": args.synth,
+                 "synth_sentences": args.synth_sentences,
                  "objective": args.objective, "warmup": args.warmup, "hidden": args.hidden,
                  "layers": args.layers, "prior_scale": args.prior_scale, "spec_augment": args.spec_augment,
                  "cache": args.cache}
@@ -149,6 +154,26 @@ def cmd_ensemble(args) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     print(f"ensemble of {len(args.members)} models written to {out}")
+    return 0
+
+
+def _numbers(text: str) -> list[int]:
+    try:
+        return [int(t) for t in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not comma-separated network numbers: {text!r}") from None
+
+
+def cmd_extract(args) -> int:
+    from ivr.speech.ensemble import write_selected
+
+    command = "ivr " + " ".join(shlex.quote(a) for a in (args.argv or sys.argv[1:]))
+    try:
+        out = write_selected(args.model, args.networks, Path(args.out), command, check=_check_loads)
+    except (OSError, ValueError, RecognizerError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"networks {' '.join(map(str, args.networks))} of {args.model} written to {out}")
     return 0
 
 
@@ -214,6 +239,8 @@ def register(subparsers) -> None:
                         "training utterance (default off)")
     b.add_argument("--copies", type=int, default=None, help="augmented copies per human utterance (default 4)")
     b.add_argument("--synth", type=int, default=None, help="synthetic utterances (default 4000)")
+    b.add_argument("--synth-sentences", type=int, default=None,
+                   help="synthetic voices reading the news subset's words, digits put between (default 0)")
     b.add_argument("--cache", type=Path, default=None,
                    help="keep the rendered features in this file and reuse them when they were "
                         "rendered from the same utterances and seed (experiments that change "
@@ -227,6 +254,13 @@ def register(subparsers) -> None:
     e.add_argument("members", nargs="+", type=Path,
                    help="model directories sharing features, decoder settings and graph")
     e.set_defaults(func=cmd_ensemble, argv=None)
+    x = model_sub.add_parser("extract", help="write some networks of an ensemble as a model of their own "
+                                             "(to replace one member, say)")
+    x.add_argument("--out", required=True, help="output model directory (replaced whole if it exists)")
+    x.add_argument("--networks", required=True, type=_numbers,
+                   help="the networks to keep, by number, comma-separated (0,1 for m0 and m1 of final.mdl)")
+    x.add_argument("model", type=Path, help="an ensemble's model directory")
+    x.set_defaults(func=cmd_extract, argv=None)
 
 
 def main(argv: list[str] | None = None) -> int:

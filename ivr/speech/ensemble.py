@@ -141,6 +141,71 @@ def ensemble_text(members: list[str]) -> str:
             + " ]\n")
 
 
+def select_networks(text: str, keep: list[int]) -> str:
+    """The networks ``keep`` (their ``mK.`` numbers) of an ensemble, as a model of their own.
+
+    One network comes back as a plain model (prefix dropped); several as an ensemble,
+    renumbered from ``m0.`` and equally weighted. An ensemble keeps only its networks'
+    geometric mean of priors, not each network's, so the result keeps the source's
+    priors: each network's own would differ a little (they were trained on the same
+    material and damped alike)."""
+    head, cfg, comps, context, priors = _nnet3_parts(text)
+    nets = _networks(0, cfg)
+    numbers = [int(m.group(1)) for n in nets if (m := _MEMBER.match(n))]
+    if len(numbers) != len(nets) or len(nets) < 2:
+        raise ValueError("not an ensemble: it holds one network")
+    if not keep or len(set(keep)) != len(keep) or not set(keep) <= set(numbers):
+        raise ValueError(f"networks {keep} are not distinct networks of this ensemble (it has {numbers})")
+    order = {k: i for i, k in enumerate(keep)}
+
+    def rename(name: str) -> str | None:
+        m = _MEMBER.match(name)
+        if not m or int(m.group(1)) not in order:
+            return None
+        return name[m.end():] if len(keep) == 1 else f"m{order[int(m.group(1))]}.{name[m.end():]}"
+
+    cfg_out = [line for line in cfg if line.startswith("input-node ")]
+    for line in cfg:
+        if (m := _NODE.fullmatch(line)) and rename(m.group(1)) is not None:
+            desc = re.sub(r"m\d+\.[\w.-]+", lambda t: rename(t.group(0)) or t.group(0), m.group(3))
+            cfg_out.append(f"component-node name={rename(m.group(1))} component={rename(m.group(2))} input={desc}")
+    outputs = [rename(n) for n in nets if rename(n) is not None]
+    outputs.sort(key=lambda o: int(_MEMBER.match(o).group(1)) if _MEMBER.match(o) else 0)
+    if len(outputs) == 1:
+        cfg_out.append(f"output-node name=output input={outputs[0]} objective=linear")
+    else:
+        cfg_out.append("output-node name=output input=Sum(" +
+                       ", ".join(f"Scale({1 / len(outputs):.8g}, {o})" for o in outputs) + ") objective=linear")
+    comps_out = []
+    for e in comps.split("<ComponentName> ")[1:]:
+        name, _, rest = e.partition(" ")
+        if (new := rename(name)) is not None:
+            comps_out.append(f"<ComponentName> {new} {rest}")
+    return (head + "<Nnet3> \n" + "\n".join(cfg_out) + "\n\n" + f"<NumComponents> {len(comps_out)} \n" +
+            "".join(comps_out) + f"</Nnet3> {context} <Priors>" + " [ " + " ".join(f"{x:.7g}" for x in priors)
+            + " ]\n")
+
+
+def write_selected(model: Path, keep: list[int], out: Path, command: str = "",
+                   check: Callable[[Path], None] | None = None) -> Path:
+    """Write the networks ``keep`` of the ensemble in ``model`` to the model directory ``out``
+    (the shared graph, features and decoder settings copied), checked before it replaces ``out``."""
+    model = Path(model)
+    if not (model / "am" / "final.mdl").is_file():
+        raise ValueError(f"{model}: not a model directory (no am/final.mdl)")
+    source = (model / "am" / "final.mdl").read_text(encoding="ascii")
+    text = select_networks(source, keep)
+    info = _info(model)
+    kept = {"selected_from": str(model.resolve()), "networks": keep, "command": command,
+            "priors": "the source ensemble's geometric mean (its networks' own are not kept)",
+            "with_human": info.get("with_human"), "news_dir": info.get("news_dir"),
+            "heldout_human": info.get("heldout_human", []), "heldout_voices": info.get("heldout_voices", [])}
+    members = info.get("members") or []
+    if len(members) == len(_networks(0, _nnet3_parts(source)[1])):     # one build record per network
+        kept["members"] = [members[k] for k in keep]
+    return _install(model, text, kept, Path(out), check)
+
+
 def _info(model: Path) -> dict:
     try:
         return json.loads((model / "build_info.json").read_text(encoding="utf-8"))
@@ -148,16 +213,25 @@ def _info(model: Path) -> dict:
         return {}
 
 
-def ensemble_info(members: list[Path], command: str) -> dict:
-    """``build_info.json`` of an ensemble: the members' own, and what holds for the whole
-    (trained on the human set if any member was; held out only what every member held out)."""
+def ensemble_info(members: list[Path], command: str, networks: list[int] | None = None) -> dict:
+    """``build_info.json`` of an ensemble: its networks' build records, and what holds for the whole
+    (trained on the human set if any member was; held out only what every member held out).
+    ``networks`` (how many each member holds) lets a member of several bring one record
+    per network, when it has exactly that many."""
     infos = [_info(m) for m in members]
+    counts = networks or [1] * len(members)
+
+    def records(m: Path, i: dict, n: int) -> list[dict]:
+        inner = i.get("members") or []
+        return inner if n > 1 and len(inner) == n else [{"path": str(m), **i}]
+
     held = [set(i.get("heldout_human") or ()) for i in infos]
     voices = [set(i.get("heldout_voices") or ()) for i in infos]
     return {
         "ensemble": True,
         "command": command,
-        "members": [{"path": str(m), **i} for m, i in zip(members, infos)],
+        # one build record per network: a member holding several brings theirs
+        "members": [r for m, i, n in zip(members, infos, counts) for r in records(m, i, n)],
         "with_human": any(i.get("with_human") for i in infos),
         "news_dir": next((i["news_dir"] for i in infos if i.get("news_dir")), None),
         "heldout_human": sorted(set.intersection(*held)) if held else [],
@@ -186,18 +260,27 @@ def write_ensemble(members: list[Path], out: Path, command: str = "",
                     first.is_file() and first.read_bytes() != (m / rel).read_bytes()):
                 raise ValueError(f"{m}: {rel} differs from {members[0]}'s; members must share "
                                  "features, decoder settings and graph")
-    text = ensemble_text([(m / "am" / "final.mdl").read_text(encoding="ascii") for m in members])
+    texts = [(m / "am" / "final.mdl").read_text(encoding="ascii") for m in members]
+    text = ensemble_text(texts)
+    counts = [len(_networks(k, _nnet3_parts(t)[1])) for k, t in enumerate(texts)]
+    return _install(members[0], text, ensemble_info(members, command, counts), Path(out), check)
+
+
+def _install(shared_from: Path, text: str, info: dict, out: Path, check: Callable[[Path], None] | None) -> Path:
+    """Assemble a model directory beside ``out`` (``shared_from``'s shared files, the given
+    final.mdl and build_info.json), give it to ``check`` (which raises if the model will not
+    do), and only then move it into place whole: a failure leaves ``out`` as it was."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     stage = Path(tempfile.mkdtemp(prefix=".ensemble-", dir=out.parent))
     try:
         for rel in SHARED:
-            if (members[0] / rel).is_file():
+            if (shared_from / rel).is_file():
                 (stage / rel).parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(members[0] / rel, stage / rel)
+                shutil.copyfile(shared_from / rel, stage / rel)
         (stage / "am").mkdir(exist_ok=True)
         (stage / "am" / "final.mdl").write_text(text, encoding="ascii")
-        (stage / "build_info.json").write_text(json.dumps(ensemble_info(members, command), indent=1) + "\n",
+        (stage / "build_info.json").write_text(json.dumps(info, indent=1) + "\n",
                                                encoding="utf-8")
         os.chmod(stage, 0o755)
         if check is not None:

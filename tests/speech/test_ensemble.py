@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from ivr.speech import cli
-from ivr.speech.ensemble import ensemble_info, ensemble_text, write_ensemble
+from ivr.speech.ensemble import ensemble_info, ensemble_text, select_networks, write_ensemble
 from ivr.speech.lexicon import PHONES, SILENCE
 from ivr.speech.recognizer import VoskRecognizer, default_model_dir
 
@@ -206,3 +206,60 @@ def test_info_without_build_info_holds_nothing_out(single, tmp_path):
     (a / "build_info.json").unlink()
     info = ensemble_info([a, BUNDLED], "x")
     assert info["heldout_human"] == [] and info["members"][0] == {"path": str(a)}
+
+
+def test_one_network_taken_out_of_the_ensemble_is_that_network_alone():
+    bundled = (BUNDLED / "am" / "final.mdl").read_text(encoding="ascii")
+    assert select_networks(bundled, [0]) == _first_network(bundled)
+    second = select_networks(bundled, [1])
+    assert "m1." not in second and "output-node name=output input=output.log-softmax objective=linear" in second
+    assert bundled.split("<ComponentName> m1.l3.linear ")[1].split("<ComponentName>")[0] == \
+        second.split("<ComponentName> l3.linear ")[1].split("<ComponentName>")[0]
+
+
+def test_networks_taken_out_and_joined_again_give_the_ensemble_back():
+    bundled = (BUNDLED / "am" / "final.mdl").read_text(encoding="ascii")
+    two = select_networks(bundled, [0, 1])
+    assert ("output-node name=output input=Sum(Scale(0.5, m0.output.log-softmax), "
+            "Scale(0.5, m1.output.log-softmax)) objective=linear") in two.splitlines()
+    assert "m2." not in two and _priors(two).tolist() == _priors(bundled).tolist()
+    again = ensemble_text([two, select_networks(bundled, [2])])
+    assert again.partition("<Priors>")[0] == bundled.partition("<Priors>")[0]
+    assert np.allclose(_priors(again), _priors(bundled), rtol=1e-6)
+    # kept in another order: renumbered in that order
+    swapped = select_networks(bundled, [2, 0])
+    assert bundled.split("<ComponentName> m2.l1.affine ")[1].split("<ComponentName>")[0] == \
+        swapped.split("<ComponentName> m0.l1.affine ")[1].split("<ComponentName>")[0]
+
+
+@pytest.mark.parametrize("keep", [[], [3], [0, 0], [-1]])
+def test_networks_the_ensemble_lacks_are_refused(keep):
+    bundled = (BUNDLED / "am" / "final.mdl").read_text(encoding="ascii")
+    with pytest.raises(ValueError, match="not distinct networks"):
+        select_networks(bundled, keep)
+
+
+def test_a_single_network_has_nothing_to_take_out(single):
+    with pytest.raises(ValueError, match="holds one network"):
+        select_networks((single / "am" / "final.mdl").read_text(encoding="ascii"), [0])
+
+
+def test_cli_extract_writes_a_loadable_model_and_says_where_it_came_from(single, tmp_path, capsys):
+    out = tmp_path / "two"
+    assert cli.main(["model", "extract", "--out", str(out), "--networks", "0,2", str(BUNDLED)]) == 0
+    assert "networks 0 2 of" in capsys.readouterr().out
+    info = json.loads((out / "build_info.json").read_text(encoding="utf-8"))
+    bundled_info = json.loads((BUNDLED / "build_info.json").read_text(encoding="utf-8"))
+    assert info["networks"] == [0, 2] and "geometric mean" in info["priors"]
+    assert info["members"] == [bundled_info["members"][0], bundled_info["members"][2]]
+    assert info["heldout_human"] == bundled_info["heldout_human"]
+    assert (out / "graph" / "HCLG.fst").read_bytes() == (BUNDLED / "graph" / "HCLG.fst").read_bytes()
+    # a bad choice is a clear error and leaves what was there
+    assert cli.main(["model", "extract", "--out", str(out), "--networks", "0,7", str(BUNDLED)]) == 1
+    assert "not distinct networks" in capsys.readouterr().err
+    assert json.loads((out / "build_info.json").read_text(encoding="utf-8"))["networks"] == [0, 2]
+    # joined with another model: one build record per network, the taken-out ones' first
+    again = tmp_path / "three"
+    assert cli.main(["model", "ensemble", "--out", str(again), str(out), str(single)]) == 0
+    records = json.loads((again / "build_info.json").read_text(encoding="utf-8"))["members"]
+    assert records[:2] == info["members"] and records[2]["path"] == str(single) and len(records) == 3

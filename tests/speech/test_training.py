@@ -108,6 +108,61 @@ def test_news_subset_is_labelled_word_by_word_when_present():
         assert set(p for pron in u.phones for p in pron) <= set(PHONES)
 
 
+def _news_dir():
+    from pathlib import Path
+
+    news = Path(__file__).resolve().parents[3] / "shared" / "data" / "indsp-news-tts-subset"
+    if not (news / "transcripts.tsv").is_file():
+        pytest.skip("no news subset on this machine")
+    return news
+
+
+def test_synthetic_sentences_read_only_sentences_without_digits_and_put_digits_between():
+    from ivr.speech.lexicon import DIGIT_WORDS, LEXICON
+    from ivr.speech.train import corpus
+
+    news = _news_dir()
+    plan = corpus.sentence_plan(np.random.default_rng(3), corpus.TRAIN_VOICES, 400, news, "sen")
+    sentences = [u.text.split() for u in corpus.load_news(news)]
+    readable = [f" {' '.join(ws)} " for ws in sentences if not set(ws) & set(DIGIT_WORDS)]
+    assert 0 < len(readable) < len(sentences)
+    with_digits = 0
+    for u in plan:
+        words = u.text.split()
+        assert u.source == "synth" and u.voice in corpus.TRAIN_VOICES
+        # every word labelled with our phones (spelt out when some word is outside LEXICON)
+        assert len(u.phones) == len(words) or (not u.phones and set(words) <= set(LEXICON))
+        assert all(p in PHONES for pron in u.phones for p in pron)
+        assert "-" not in u.say and label_sequence(u.text, u.phones)[0].size > len(words)
+        # the words between digits and fillers are stretches of sentences without a digit
+        # word: the benchmark's sentences (those with digit words) are never read
+        runs = " ".join("|" if w in DIGIT_WORDS or w in corpus.FILLERS else w for w in words).split("|")
+        for run in filter(None, (r.strip() for r in runs)):
+            assert any(f" {run} " in s for s in readable), run
+        with_digits += bool(set(words) & set(DIGIT_WORDS))
+    assert 0.35 < with_digits / len(plan) < 0.65
+
+
+def test_synthetic_sentences_leave_the_rest_of_a_build_as_it_was(tmp_path):
+    from ivr.speech.train import build as build_mod
+
+    news = _news_dir()
+    plain = build_mod.BuildOptions(out=tmp_path, news_dir=news, synth_count=50, noise_count=3)
+    more = build_mod.BuildOptions(**{**plain.__dict__, "synth_sentences": 20})
+    a, counts_a = build_mod.collect(plain, np.random.default_rng(1))
+    b, counts_b = build_mod.collect(more, np.random.default_rng(1))
+    assert counts_b["synth_sentences"] == 20 and "synth_sentences" not in counts_a
+    assert [j for j in b if not j.utt.uid.startswith("sen")] == a
+
+
+def test_synthetic_sentences_without_the_news_subset_are_a_clear_error(tmp_path, capsys):
+    from ivr.speech import cli
+
+    assert cli.main(["model", "build", "--out", str(tmp_path / "m"), "--no-human", "--synth-sentences", "10"]) == 2
+    assert "--synth-sentences reads the news subset" in capsys.readouterr().err
+    assert not (tmp_path / "m").exists()
+
+
 # --- SpecAugment on the cepstra ----------------------------------------------------------
 
 def test_cepstra_turn_back_into_kaldis_own_log_mel_energies(monkeypatch):

@@ -39,6 +39,7 @@ class BuildOptions:
     mini: bool = False
     human_copies: int = 4
     synth_count: int = 4000
+    synth_sentences: int = 0               # training voices reading the news subset's words (needs news_dir)
     noise_count: int = 240
     epochs: int = 50
     hidden: int = 256
@@ -97,6 +98,11 @@ def collect(opts: BuildOptions, rng: np.random.Generator) -> tuple[list[Job], di
     synth = corpus.synth_plan(rng, corpus.TRAIN_VOICES, opts.synth_count, "syn")
     jobs += [Job(u, 0) for u in synth]
     counts["synth_utterances"] = len(synth)
+    if opts.synth_sentences and opts.news_dir is not None:
+        # Drawn after the other synthetic speech, so a build without them is unchanged.
+        sentences = corpus.sentence_plan(rng, corpus.TRAIN_VOICES, opts.synth_sentences, opts.news_dir, "sen")
+        jobs += [Job(u, 0) for u in sentences]
+        counts["synth_sentences"] = len(sentences)
     noise = [corpus.Utt(uid=f"noise{i:04d}", speaker="noise", text="", source="noise")
              for i in range(opts.noise_count)]
     jobs += [Job(u, 0) for u in noise]

@@ -196,6 +196,47 @@ def synth_plan(rng: np.random.Generator, voices: tuple[str, ...], count: int, pr
     return utts
 
 
+def sentence_plan(rng: np.random.Generator, voices: tuple[str, ...], count: int, news_dir: Path,
+                  prefix: str) -> list[Utt]:
+    """Running speech from many voices: the training voices read the news subset's words.
+
+    Half are stretches of the subset's sentences that hold no digit word (the sentences
+    that do are the benchmark's "digits in news sentences"; their text is never read
+    here); the other half put a digit string, sometimes with a filler, between two
+    such stretches, so the network hears digits inside running speech from many voices.
+    Every word is labelled with its phones (the subset's lexicon, then the rules): the
+    phone loop of the `digits` grammar needs the phones of words it does not know."""
+    table = news_lexicon(news_dir)
+    pool = [u.text.split() for u in load_news(news_dir)]
+    pool = [ws for ws in pool if not set(ws) & set(DIGIT_WORDS)]
+    if not pool:
+        raise ValueError(f"{news_dir}: no sentence without a digit word to read")
+
+    def stretch(lo: int, hi: int) -> list[str]:
+        ws = pool[int(rng.integers(len(pool)))]
+        n = min(len(ws), int(rng.integers(lo, hi + 1)))
+        start = int(rng.integers(len(ws) - n + 1))
+        return ws[start:start + n]
+
+    utts = []
+    for i in range(count):
+        if rng.random() < 0.5:
+            words = stretch(4, 14)
+        else:
+            words = stretch(2, 8)
+            if rng.random() < 0.3:
+                words.append(str(rng.choice(FILLERS)))
+            words += _digit_string(rng, int(rng.integers(1, 7)))
+            if rng.random() < 0.7:
+                words += stretch(1, 6)
+        voice = str(rng.choice(voices))
+        say = " ".join(_SAY.get(w, w) for w in words).replace("-", " ")
+        utts.append(Utt(uid=f"{prefix}{i:05d}", speaker=f"espeak-{voice}", text=" ".join(words),
+                        source="synth", voice=voice, rate=int(rng.integers(110, 210)),
+                        pitch=int(rng.integers(15, 85)), say=say, phones=_spelled(words, table)))
+    return utts
+
+
 # How espeak-ng is asked to say a vocabulary word whose spelling it reads wrongly.
 _SAY = {"cs": "se es", "he'eh": "he eh", "[unk]": ""}
 
