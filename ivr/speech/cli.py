@@ -121,12 +121,15 @@ def cmd_build(args) -> int:
         print("error: --synth-sentences reads the news subset's words, and there is none "
               "(use --news-dir DIR, and not --no-human or --no-news)", file=sys.stderr)
         return 2
+    if args.sentence_share is not None and args.sentence_share < 1:
+        print("error: --sentence-share must be 1 or more (1: every sentence every epoch)", file=sys.stderr)
+        return 2
     out = Path(args.out)
     if args.mini:
         opts = mini_options(out, human_dir)
     else:
         given = {"epochs": args.epochs, "human_copies": args.copies, "synth_count": args.synth,
-                 "synth_sentences": args.synth_sentences,
+                 "synth_sentences": args.synth_sentences, "sentence_share": args.sentence_share,
                  "objective": args.objective, "warmup": args.warmup, "hidden": args.hidden,
                  "layers": args.layers, "prior_scale": args.prior_scale, "spec_augment": args.spec_augment,
                  "cache": args.cache}
@@ -241,6 +244,8 @@ def register(subparsers) -> None:
     b.add_argument("--synth", type=int, default=None, help="synthetic utterances (default 4000)")
     b.add_argument("--synth-sentences", type=int, default=None,
                    help="synthetic voices reading the news subset's words, digits put between (default 0)")
+    b.add_argument("--sentence-share", type=int, default=None,
+                   help="each epoch trains on 1/N of the synthetic sentences, in turn (default 1: all)")
     b.add_argument("--cache", type=Path, default=None,
                    help="keep the rendered features in this file and reuse them when they were "
                         "rendered from the same utterances and seed (experiments that change "

@@ -34,6 +34,23 @@ def test_warmup_epochs_use_clean_copies_only_then_everything_in_turn():
     assert len([u for u in third + fourth if u.startswith("syn")]) == 2
 
 
+def test_synthetic_sentences_are_shared_out_over_epochs_only_when_asked():
+    exs = [_ex("h-clean", CLEAN), _ex("h-0", 0), _ex("syn00001-0", -1), _ex("syn00002-0", -1),
+           _ex("sen00000-0", -1, "saya"), _ex("sen00001-0", -1, "saya"), _ex("sen00002-0", -1, "saya"),
+           _ex("noise0000-0", -1, "")]
+    epochs = [[e.uid for e in epoch_examples(exs, ep, warmup=1, sentence_share=share)]
+              for share in (1, 3) for ep in range(1, 4)]
+    every, shared = epochs[:3], epochs[3:]
+    for chosen in every:                    # the default: each sentence every epoch, as s3 was built
+        assert [u for u in chosen if u.startswith("sen")] == ["sen00000-0", "sen00001-0", "sen00002-0"]
+    seen = [[u for u in chosen if u.startswith("sen")] for chosen in shared]
+    assert all(len(s) == 1 for s in seen)   # a third per epoch, each once over three epochs
+    assert sorted(u for s in seen for u in s) == ["sen00000-0", "sen00001-0", "sen00002-0"]
+    for a, b in zip(every, shared):         # the rest of the epoch does not change
+        assert [u for u in a if not u.startswith("sen")] == [u for u in b if not u.startswith("sen")]
+        assert "h-clean" in b and "h-0" in b and "noise0000-0" in b
+
+
 def test_warmup_without_clean_copies_trains_on_everything():
     exs = [_ex("h-0", 0), _ex("syn1", -1)]
     assert [e.uid for e in epoch_examples(exs, 0, warmup=3)] == ["h-0"]
@@ -160,6 +177,14 @@ def test_synthetic_sentences_without_the_news_subset_are_a_clear_error(tmp_path,
 
     assert cli.main(["model", "build", "--out", str(tmp_path / "m"), "--no-human", "--synth-sentences", "10"]) == 2
     assert "--synth-sentences reads the news subset" in capsys.readouterr().err
+    assert not (tmp_path / "m").exists()
+
+
+def test_a_sentence_share_below_one_is_a_clear_error(tmp_path, capsys):
+    from ivr.speech import cli
+
+    assert cli.main(["model", "build", "--out", str(tmp_path / "m"), "--no-human", "--sentence-share", "0"]) == 2
+    assert "--sentence-share must be 1 or more" in capsys.readouterr().err
     assert not (tmp_path / "m").exists()
 
 

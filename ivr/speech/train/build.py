@@ -25,7 +25,7 @@ from tqdm import tqdm
 
 from ivr.speech.lexicon import PHONES, SILENCE
 from ivr.speech.train import augment, corpus
-from ivr.speech.train.data import CLEAN, Example, Job, render
+from ivr.speech.train.data import CLEAN, SENTENCE_PREFIX, SYNTH_PREFIX, Example, Job, render
 from ivr.speech.train.features import Masking
 
 
@@ -40,6 +40,7 @@ class BuildOptions:
     human_copies: int = 4
     synth_count: int = 4000
     synth_sentences: int = 0               # training voices reading the news subset's words (needs news_dir)
+    sentence_share: int = 1                # each epoch trains on 1/N of those sentences (1: all, as s3)
     noise_count: int = 240
     epochs: int = 50
     hidden: int = 256
@@ -95,12 +96,13 @@ def collect(opts: BuildOptions, rng: np.random.Generator) -> tuple[list[Job], di
     if opts.clean_copy:
         jobs += [Job(u, CLEAN) for u in extra]
     counts["extra_utterances"] = len(extra)
-    synth = corpus.synth_plan(rng, corpus.TRAIN_VOICES, opts.synth_count, "syn")
+    synth = corpus.synth_plan(rng, corpus.TRAIN_VOICES, opts.synth_count, SYNTH_PREFIX)
     jobs += [Job(u, 0) for u in synth]
     counts["synth_utterances"] = len(synth)
     if opts.synth_sentences and opts.news_dir is not None:
         # Drawn after the other synthetic speech, so a build without them is unchanged.
-        sentences = corpus.sentence_plan(rng, corpus.TRAIN_VOICES, opts.synth_sentences, opts.news_dir, "sen")
+        sentences = corpus.sentence_plan(rng, corpus.TRAIN_VOICES, opts.synth_sentences, opts.news_dir,
+                                           SENTENCE_PREFIX)
         jobs += [Job(u, 0) for u in sentences]
         counts["synth_sentences"] = len(sentences)
     noise = [corpus.Utt(uid=f"noise{i:04d}", speaker="noise", text="", source="noise")
@@ -173,7 +175,7 @@ def build(opts: BuildOptions) -> Path:
     cfg = TrainConfig(epochs=opts.epochs, hidden=opts.hidden, bottleneck=opts.bottleneck,
                       layers=opts.layers, threads=max(1, min(2, os.cpu_count() or 1)), seed=opts.seed,
                       objective=opts.objective, blank=PHONES.index(SILENCE), warmup=opts.warmup,
-                      masking=MASKINGS[opts.spec_augment])
+                      masking=MASKINGS[opts.spec_augment], sentence_share=opts.sentence_share)
 
     def checkpoint(net, epoch: int) -> None:
         if opts.checkpoints and not opts.mini:

@@ -35,6 +35,13 @@ class Example:
 
 CLEAN = -2
 
+# How synthetic speech is named (``corpus.Utt.uid``, then ``Example.uid``), by kind:
+# the hotline's words and phrases (``corpus.synth_plan``) and the training voices
+# reading the news subset's sentences (``corpus.sentence_plan``).  An epoch takes a
+# share of each kind in turn (``trainer.epoch_examples``).
+SYNTH_PREFIX = "syn"
+SENTENCE_PREFIX = "sen"
+
 
 @dataclass(frozen=True)
 class Job:

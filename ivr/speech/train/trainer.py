@@ -12,7 +12,7 @@ import torch
 from tqdm import tqdm
 
 from ivr.speech.lexicon import PHONES, SILENCE
-from ivr.speech.train.data import CLEAN, Example
+from ivr.speech.train.data import CLEAN, SENTENCE_PREFIX, SYNTH_PREFIX, Example
 from ivr.speech.train.features import Masking, spec_augment
 from ivr.speech.train.nnet import Tdnn, viterbi_batch
 
@@ -32,6 +32,7 @@ class TrainConfig:
     warmup: int = 0                # epochs on clean copies only (see epoch_examples)
     blank: int = 0                 # CTC blank = the silence pdf
     masking: Masking | None = None  # SpecAugment on the cepstra after the warm-up (None: off)
+    sentence_share: int = 1        # each epoch trains on 1/N of the synthetic sentences
 
 
 def _batches(examples: Sequence[Example], batch_frames: int, rng: random.Random) -> list[list[int]]:
@@ -71,10 +72,12 @@ def _collate(examples: Sequence[Example], idx: list[int], masking: Masking | Non
 
 
 def epoch_examples(examples: Sequence[Example], epoch: int, synth_share: int = 2,
-                   warmup: int = 0) -> list[Example]:
+                   warmup: int = 0, sentence_share: int = 1) -> list[Example]:
     """What one epoch trains on: one augmented copy of each human utterance (a
     different copy each epoch), its clean copy if there is one, 1/``synth_share``
-    of the synthetic utterances (in turn) and every noise clip.  Keeps epochs short
+    of the synthetic utterances (in turn), 1/``sentence_share`` of the synthetic
+    sentences (in turn; 1, every epoch, is how s3 was built) and every noise clip.
+    Keeps epochs short
     on a shared 2-core machine while the whole rendered set is still seen over the
     run.  The first ``warmup`` epochs use the clean copies only: a CTC network
     started on telephone-degraded audio stays stuck emitting blanks for many
@@ -90,8 +93,11 @@ def epoch_examples(examples: Sequence[Example], epoch: int, synth_share: int = 2
         if e.group >= 0:
             if e.group == pick:
                 chosen.append(e)
-        elif e.uid.startswith("syn"):
+        elif e.uid.startswith(SYNTH_PREFIX):
             if i % synth_share == epoch % synth_share:
+                chosen.append(e)
+        elif e.uid.startswith(SENTENCE_PREFIX):
+            if i % sentence_share == epoch % sentence_share:
                 chosen.append(e)
         else:
             chosen.append(e)
@@ -141,13 +147,13 @@ def train(examples: Sequence[Example], num_pdfs: int, cfg: TrainConfig, feat_dim
     rng = random.Random(cfg.seed)
     net = Tdnn(feat_dim, num_pdfs, cfg.hidden, cfg.bottleneck, cfg.layers)
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
-    steps = sum(len(_batches(epoch_examples(examples, e, warmup=cfg.warmup), cfg.batch_frames, rng)) for e in range(cfg.epochs))
+    steps = sum(len(_batches(epoch_examples(examples, e, warmup=cfg.warmup, sentence_share=cfg.sentence_share), cfg.batch_frames, rng)) for e in range(cfg.epochs))
     step = 0
     counts = np.ones(num_pdfs)
     ctc = cfg.objective == "ctc"
     mask_rng = np.random.default_rng(cfg.seed)
     for epoch in range(cfg.epochs):
-        chosen = epoch_examples(examples, epoch, warmup=cfg.warmup)
+        chosen = epoch_examples(examples, epoch, warmup=cfg.warmup, sentence_share=cfg.sentence_share)
         if ctc:
             align = {}
         elif epoch == 0:
