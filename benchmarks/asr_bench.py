@@ -12,7 +12,8 @@ must beat the best no reading by ``FlowConfig.yes_margin``), false-yes first:
   * held-out synthetic voices saying textbook and Jakarta's colloquial yes/no words
     through telephone channels; with a sweep of the margin.
 Then digits inside carrier sentences ("NIK saya ...", fillers between groups,
-held-out synthetic voices; digit-word accuracy); digits inside the news subset's
+held-out synthetic voices; digit-word accuracy), and among everyday words the model
+never trained on ("ka te pe saya ...", "anu", "terus" between groups); digits inside the news subset's
 running sentences ("... memiliki empat ruangan ..."), said by its speaker (never a
 held-out figure) and read by the held-out synthetic voices; human strings through
 G.711 and GSM alone, and colloquial menu words.
@@ -318,28 +319,67 @@ def yes_no_sets(rec, args, rng: np.random.Generator, tmp: Path, cfg: FlowConfig,
 def carrier_set(rec, rng: np.random.Generator, tmp: Path, count: int) -> None:
     """Digits inside carrier sentences, held-out synthetic voices: digit-word accuracy
     (carrier and filler words are not digits and must give none)."""
-    words_total = errors = exact = 0
-    for i in range(count):
-        voice = corpus.HELDOUT_VOICES[i % len(corpus.HELDOUT_VOICES)]
+
+    def compose() -> tuple[str, list[str]]:
         lead = str(rng.choice(corpus.CARRIER_LEADS))
-        groups = [[DIGIT_WORDS[int(d)] for d in rng.integers(len(DIGIT_WORDS), size=int(rng.integers(2, 5)))]
-                  for _ in range(int(rng.integers(1, 4)))]
+        groups = _digit_groups(rng)
         say = lead + " " + ", ".join(
             (str(rng.choice(corpus.FILLERS)) + ", " if k and rng.random() < 0.6 else "") + " ".join(g)
             for k, g in enumerate(groups))
-        ref = [w for g in groups for w in g]
+        return say, [w for g in groups for w in g]
+
+    _digits_among_words(rec, rng, tmp, count, compose, "carrier", "digits in carrier sentences (synthetic, phone)")
+
+
+def _digit_groups(rng: np.random.Generator) -> list[list[str]]:
+    return [[DIGIT_WORDS[int(d)] for d in rng.integers(len(DIGIT_WORDS), size=int(rng.integers(2, 5)))]
+            for _ in range(int(rng.integers(1, 4)))]
+
+
+def _digits_among_words(rec, rng: np.random.Generator, tmp: Path, count: int, compose, stem: str,
+                        label: str) -> None:
+    """Say ``compose()``'s words with the held-out voices in turn, through a telephone
+    channel, decode with the `digits` grammar and print the digit-word accuracy and how
+    many whole digit strings came out exactly right."""
+    words_total = errors = exact = 0
+    for i in range(count):
+        voice = corpus.HELDOUT_VOICES[i % len(corpus.HELDOUT_VOICES)]
+        say, ref = compose()
         x, r = corpus.espeak(say, voice, int(rng.integers(120, 190)), int(rng.integers(20, 80)))
         y, gsm = augment.telephone(x, r, rng, augment.Telephone())
         if gsm:
             y = augment.gsm_batch([y])[0]
-        got = rec.recognize(_write(tmp / f"carrier{i:03d}.wav", y), "digits")
+        got = rec.recognize(_write(tmp / f"{stem}{i:03d}.wav", y), "digits")
         hyp = [w for w in got.text.split() if w in DIGIT_WORDS]
         words_total += len(ref)
         errors += evaluate.word_errors(ref, hyp)
         exact += words_to_digits(" ".join(ref)) == words_to_digits(" ".join(hyp))
-    print(f"{'digits in carrier sentences (synthetic, phone)':<44} n={count:<4d} "
+    print(f"{label:<44} n={count:<4d} "
           f"digit-word accuracy={100 * (1 - errors / max(words_total, 1)):6.2f}%  "
           f"digits exact={100 * exact / max(count, 1):6.2f}%")
+
+
+# What callers say around their NIK that the model never trained on (not in its
+# vocabulary: only the loop of phones can take it), for ``everyday_set``.
+EVERYDAY_LEADS = ("ka te pe saya", "nomor ka te pe saya", "ini nik saya ya", "anu, nik nya",
+                  "punya saya", "sebentar ya, nomornya", "oh iya, nik saya", "nomor induk saya")
+EVERYDAY_BETWEEN = ("anu", "terus", "habis itu", "ya", "eh", "bentar")
+
+
+def everyday_set(rec, rng: np.random.Generator, tmp: Path, count: int) -> None:
+    """Digits among everyday words the model never trained on ("ka te pe saya ...",
+    "anu", "terus", "habis itu" between groups), held-out synthetic voices through
+    the telephone channels: digit-word accuracy (those words must give no digit)."""
+
+    def compose() -> tuple[str, list[str]]:
+        groups = _digit_groups(rng)
+        say = str(rng.choice(EVERYDAY_LEADS)) + ", " + ", ".join(
+            (str(rng.choice(EVERYDAY_BETWEEN)) + ", " if k and rng.random() < 0.7 else "") + " ".join(g)
+            for k, g in enumerate(groups))
+        return say, [w for g in groups for w in g]
+
+    _digits_among_words(rec, rng, tmp, count, compose, "everyday",
+                        "digits among untrained everyday words (synth)")
 
 
 def news_sentence_sets(rec, news_dir: Path, rng: np.random.Generator, tmp: Path, seen: bool) -> None:
@@ -497,6 +537,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{'silence/noise clips (digits grammar)':<34} n={len(clips):<5d} invented words={invented}  "
               f"clips with any word={sum(1 for c in clips if rec.recognize(c, 'digits').text)}")
         print(f"real-time factor, one thread, all sets: {total_decode / max(total_audio, 1e-9):.4f}")
+        # Last, so that the decodes before it (and Kaldi's dither, drawn from one random
+        # state per process) are those of the runs before this set was added.
+        everyday_set(rec, np.random.default_rng(args.seed + 4), tmp, args.synth)
     return 0
 
 

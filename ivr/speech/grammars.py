@@ -84,11 +84,12 @@ BUILTIN_META: dict[str, GrammarMeta] = {
     # digit words right, held-out human strings unchanged).
     # Other words around the digits ("tempat tinggal lebih dari satu juta") go to a
     # phone loop, 0.75 a phone and 2.5 to enter, read only when it beats the plain
-    # graph by 3 (chosen on held-out human strings and the news speaker's sentences,
-    # MODEL_CARD.md "Words around the digits").
+    # graph by 2 (chosen on held-out human strings, the news speaker's sentences and
+    # held-out voices' sentences: 3 for the ensemble before s3, 2 since; MODEL_CARD.md
+    # "Words around the digits").
     "digits": GrammarMeta(costs={w: -2.0 for w in ("nik", "saya", "nomor", "nomornya")},
                           lengths=(16,), length_window=2, length_margin=10.0,
-                          phone_cost=0.75, phone_entry=2.5, phone_gate=3.0, lattice_beam=2.0),
+                          phone_cost=0.75, phone_entry=2.5, phone_gate=2.0, lattice_beam=2.0),
 }
 
 

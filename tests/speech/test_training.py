@@ -180,6 +180,18 @@ def test_synthetic_sentences_without_the_news_subset_are_a_clear_error(tmp_path,
     assert not (tmp_path / "m").exists()
 
 
+def test_the_sentence_share_reaches_the_build_and_its_record(tmp_path, monkeypatch):
+    from ivr.speech import cli
+    from ivr.speech.train import build as build_mod
+
+    seen = []
+    monkeypatch.setattr(build_mod, "build", lambda opts: seen.append(opts))
+    assert cli.main(["model", "build", "--out", str(tmp_path / "m"), "--no-human", "--sentence-share", "3"]) == 0
+    assert seen[0].sentence_share == 3 and "--sentence-share 3" in seen[0].command
+    assert cli.main(["model", "build", "--out", str(tmp_path / "m"), "--no-human"]) == 0
+    assert seen[1].sentence_share == 1     # the default: every sentence every epoch, as s3 was built
+
+
 def test_a_sentence_share_below_one_is_a_clear_error(tmp_path, capsys):
     from ivr.speech import cli
 
