@@ -77,9 +77,8 @@ def epoch_examples(examples: Sequence[Example], epoch: int, synth_share: int = 2
     different copy each epoch), its clean copy if there is one, 1/``synth_share``
     of the synthetic utterances (in turn), 1/``sentence_share`` of the synthetic
     sentences (in turn; 1, every epoch, is how s3 was built) and every noise clip.
-    Keeps epochs short
-    on a shared 2-core machine while the whole rendered set is still seen over the
-    run.  The first ``warmup`` epochs use the clean copies only: a CTC network
+    Keeps epochs short on a shared 2-core machine while the whole rendered set is
+    still seen over the run.  The first ``warmup`` epochs use the clean copies only: a CTC network
     started on telephone-degraded audio stays stuck emitting blanks for many
     epochs, one started on clean speech learns the digits in a few."""
     if epoch < warmup:
@@ -147,7 +146,8 @@ def train(examples: Sequence[Example], num_pdfs: int, cfg: TrainConfig, feat_dim
     rng = random.Random(cfg.seed)
     net = Tdnn(feat_dim, num_pdfs, cfg.hidden, cfg.bottleneck, cfg.layers)
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
-    steps = sum(len(_batches(epoch_examples(examples, e, warmup=cfg.warmup, sentence_share=cfg.sentence_share), cfg.batch_frames, rng)) for e in range(cfg.epochs))
+    steps = sum(len(_batches(epoch_examples(examples, e, warmup=cfg.warmup, sentence_share=cfg.sentence_share),
+                             cfg.batch_frames, rng)) for e in range(cfg.epochs))
     step = 0
     counts = np.ones(num_pdfs)
     ctc = cfg.objective == "ctc"
