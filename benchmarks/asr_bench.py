@@ -382,6 +382,33 @@ def everyday_set(rec, rng: np.random.Generator, tmp: Path, count: int) -> None:
                         "digits among untrained everyday words (synth)")
 
 
+# Everyday words around a NIK chosen apart from the lexicon's carrier words, for
+# ``unlisted_set``: the words between groups ("trus", "lalu", "gitu", "sama", "koma";
+# "eh" is a listed filler) and "dicek", "kalau", "gini", "dengerin", "bacain" are in
+# no list of the model's, neither its lexicon nor the garbage phrases it trained on
+# ("tolong", "mbak", "coba" are among those).  It shows whether carrier words added to
+# the lexicon help only the words they name.
+UNLISTED_LEADS = ("tolong dicek ya, nomornya", "kalau nggak salah nik saya", "gini mbak, nik saya",
+                  "sama nomor saya", "dengerin ya, nomornya", "coba saya bacain")
+UNLISTED_BETWEEN = ("trus", "lalu", "gitu", "sama", "koma", "eh")
+
+
+def unlisted_set(rec, rng: np.random.Generator, tmp: Path, count: int) -> None:
+    """Digits among everyday words mostly listed nowhere in the model ("tolong dicek
+    ya, nomornya ...", "lalu", "gitu", "koma" between groups): only the loop of phones
+    can take those.  Held-out synthetic voices, telephone channels."""
+
+    def compose() -> tuple[str, list[str]]:
+        groups = _digit_groups(rng)
+        say = str(rng.choice(UNLISTED_LEADS)) + ", " + ", ".join(
+            (str(rng.choice(UNLISTED_BETWEEN)) + ", " if k and rng.random() < 0.7 else "") + " ".join(g)
+            for k, g in enumerate(groups))
+        return say, [w for g in groups for w in g]
+
+    _digits_among_words(rec, rng, tmp, count, compose, "unlisted",
+                        "digits among unlisted everyday words (synth)")
+
+
 def news_sentence_sets(rec, news_dir: Path, rng: np.random.Generator, tmp: Path, seen: bool) -> None:
     """Digits inside running sentences ("rumah tersebut juga memiliki empat ruangan ..."):
     the news subset's sentences that hold a digit word, as the news speaker said them
@@ -540,6 +567,7 @@ def main(argv: list[str] | None = None) -> int:
         # Last, so that the decodes before it (and Kaldi's dither, drawn from one random
         # state per process) are those of the runs before this set was added.
         everyday_set(rec, np.random.default_rng(args.seed + 4), tmp, args.synth)
+        unlisted_set(rec, np.random.default_rng(args.seed + 5), tmp, args.synth)
     return 0
 
 

@@ -180,6 +180,20 @@ def cmd_extract(args) -> int:
     return 0
 
 
+def cmd_lexicon(args) -> int:
+    from ivr.speech.ensemble import write_vocabulary_copy
+
+    command = "ivr " + " ".join(shlex.quote(a) for a in (args.argv or sys.argv[1:]))
+    out = Path(args.out) if args.out else args.model
+    try:
+        added, removed = write_vocabulary_copy(args.model, out, command, check=_check_loads)
+    except (OSError, ValueError, RecognizerError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"{out}: words added: {' '.join(added) or 'none'}; removed: {' '.join(removed) or 'none'}")
+    return 0
+
+
 def _check_loads(model: Path) -> None:
     """Vosk loads the model and decodes a second of silence with it."""
     import numpy as np
@@ -266,6 +280,11 @@ def register(subparsers) -> None:
                    help="the networks to keep, by number, comma-separated (0,1 for m0 and m1 of final.mdl)")
     x.add_argument("model", type=Path, help="an ensemble's model directory")
     x.set_defaults(func=cmd_extract, argv=None)
+    lx = model_sub.add_parser("lexicon", help="give a model the words and pronunciations of "
+                                              "ivr/speech/lexicon.py (its networks are unchanged)")
+    lx.add_argument("--out", default=None, help="output model directory (default: the model, rewritten)")
+    lx.add_argument("model", type=Path, help="a model directory")
+    lx.set_defaults(func=cmd_lexicon, argv=None)
 
 
 def main(argv: list[str] | None = None) -> int:

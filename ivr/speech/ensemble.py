@@ -203,6 +203,8 @@ def write_selected(model: Path, keep: list[int], out: Path, command: str = "",
     members = info.get("members") or []
     if len(members) == len(_networks(0, _nnet3_parts(source)[1])):     # one build record per network
         kept["members"] = [members[k] for k in keep]
+    if info.get("vocabulary"):            # the graph copied is the one these records made
+        kept["vocabulary"] = info["vocabulary"]
     return _install(model, text, kept, Path(out), check)
 
 
@@ -285,13 +287,53 @@ def _install(shared_from: Path, text: str, info: dict, out: Path, check: Callabl
         os.chmod(stage, 0o755)
         if check is not None:
             check(stage)
-        if out.exists():
-            old = Path(tempfile.mkdtemp(prefix=".ensemble-old-", dir=out.parent))
-            os.replace(out, old / "model")
-            os.replace(stage, out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(stage, out)
+        _replace(stage, out)
     finally:
         shutil.rmtree(stage, ignore_errors=True)
     return out
+
+
+def _replace(stage: Path, out: Path) -> None:
+    """Move the assembled ``stage`` to ``out``, the old ``out`` (if any) out of the way first."""
+    if out.exists():
+        old = Path(tempfile.mkdtemp(prefix=".ensemble-old-", dir=out.parent))
+        os.replace(out, old / "model")
+        os.replace(stage, out)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(stage, out)
+
+
+def write_vocabulary_copy(model: Path, out: Path, command: str = "",
+                          check: Callable[[Path], None] | None = None) -> tuple[list[str], list[str]]:
+    """Write ``model`` to ``out`` (which may be ``model`` itself) with the lexicon table's
+    words (:func:`ivr.speech.graph.write_vocabulary`); the networks are unchanged.
+
+    The copy is assembled beside ``out`` and checked first, as an ensemble is.  Its
+    ``build_info.json`` records the command and the words added and removed.  Returns
+    (added, removed).
+    """
+    from ivr.speech import graph as g
+
+    model, out = Path(model), Path(out)
+    if not (model / "am" / "final.mdl").is_file():
+        raise ValueError(f"{model}: not a model directory (no am/final.mdl)")
+    before = set(g.read_symbols(model / "graph" / "words.txt")) - {"<eps>"}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    holder = Path(tempfile.mkdtemp(prefix=".lexicon-", dir=out.parent))
+    try:
+        stage = holder / "model"
+        shutil.copytree(model, stage)
+        after = set(g.write_vocabulary(stage)) - {"<eps>"}
+        added, removed = sorted(after - before), sorted(before - after)
+        info = _info(stage)
+        info["vocabulary"] = info.get("vocabulary", []) + [
+            {"command": command, "added": added, "removed": removed}]
+        (stage / "build_info.json").write_text(json.dumps(info, indent=1) + "\n", encoding="utf-8")
+        os.chmod(stage, 0o755)
+        if check is not None:
+            check(stage)
+        _replace(stage, out)
+    finally:
+        shutil.rmtree(holder, ignore_errors=True)
+    return added, removed

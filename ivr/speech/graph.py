@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
-from ivr.speech.lexicon import DIGIT_WORDS, UNK
+from ivr.speech.lexicon import DIGIT_WORDS, LEXICON, PHONES, UNK, lexicon_text
 
 _FST_MAGIC = 2125659606
 _K_EXPANDED = 0x1
@@ -156,6 +156,26 @@ def write_symbols(table: Iterable[str], path: Path) -> dict[str, int]:
             mapping[sym] = len(mapping)
     path.write_text("".join(f"{s} {i}\n" for s, i in mapping.items()), encoding="utf-8")
     return mapping
+
+
+def write_vocabulary(model_dir: Path) -> dict[str, int]:
+    """Write the lexicon table's words into a model: ``graph/words.txt``,
+    ``graph/lexicon.txt`` and the all-words ``graph/HCLG.fst``; return the word ids.
+
+    The network is left as it is (it scores phones, not words), so a model trained
+    before a word was added hears it from its phones.  ``graph/graph.json`` must be
+    there already, and ``graph/phones.txt`` must hold the table's phone set: a model of
+    another phone set cannot say the table's words.
+    """
+    gd = Path(model_dir) / "graph"
+    phones = gd / "phones.txt"
+    if phones.is_file() and read_symbols(phones) != {"<eps>": 0, **{p: i + 1 for i, p in enumerate(PHONES)}}:
+        raise ValueError(f"{phones}: the model's phone set is not the lexicon's")
+    words = write_symbols(LEXICON, gd / "words.txt")
+    (gd / "lexicon.txt").write_text(lexicon_text(), encoding="utf-8")
+    spec = GraphSpec.load(Path(model_dir))
+    write_vector_fst(build_hclg(spec, [[w] for w in words if w != "<eps>"]), gd / "HCLG.fst")
+    return words
 
 
 # --- building HCLG ------------------------------------------------------------------------

@@ -263,3 +263,48 @@ def test_cli_extract_writes_a_loadable_model_and_says_where_it_came_from(single,
     assert cli.main(["model", "ensemble", "--out", str(again), str(out), str(single)]) == 0
     records = json.loads((again / "build_info.json").read_text(encoding="utf-8"))["members"]
     assert records[:2] == info["members"] and records[2]["path"] == str(single) and len(records) == 3
+
+
+def test_cli_lexicon_gives_a_model_the_tables_words_and_keeps_its_networks(tmp_path, capsys):
+    from ivr.speech import graph as g
+    from ivr.speech.lexicon import CARRIER, LEXICON
+
+    old = tmp_path / "old"
+    shutil.copytree(BUNDLED, old)
+    # a model from before the table's last two carrier words were in it
+    gone = sorted(CARRIER[-2:])
+    words = [w for w in g.read_symbols(old / "graph" / "words.txt") if w != "<eps>" and w not in gone]
+    g.write_symbols(words, old / "graph" / "words.txt")
+    (old / "graph" / "lexicon.txt").write_text(
+        "".join(ln + "\n" for ln in (old / "graph" / "lexicon.txt").read_text(encoding="utf-8").splitlines()
+                if ln.split()[0] not in gone), encoding="utf-8")
+    assert set(gone).isdisjoint(g.GraphSpec.load(old).lexicon)
+    out = tmp_path / "new"
+    assert cli.main(["model", "lexicon", "--out", str(out), str(old)]) == 0
+    assert f"words added: {' '.join(gone)}; removed: none" in capsys.readouterr().out
+    assert list(g.read_symbols(out / "graph" / "words.txt"))[1:] == list(LEXICON)
+    assert {w: p for w, p in g.GraphSpec.load(out).lexicon.items()} == LEXICON
+    assert (out / "am" / "final.mdl").read_bytes() == (old / "am" / "final.mdl").read_bytes()
+    info = json.loads((out / "build_info.json").read_text(encoding="utf-8"))
+    assert info["vocabulary"][-1]["added"] == gone and info["vocabulary"][-1]["removed"] == []
+    assert "model lexicon --out" in info["vocabulary"][-1]["command"] and info["members"]
+    # every graph file is the one a build of the table writes (the bundled model's)
+    for name in ("words.txt", "lexicon.txt", "HCLG.fst", "phones.txt", "graph.json"):
+        assert (out / "graph" / name).read_bytes() == (BUNDLED / "graph" / name).read_bytes(), name
+    # taken out of the ensemble again, the networks keep the record of their words
+    two = tmp_path / "two"
+    assert cli.main(["model", "extract", "--out", str(two), "--networks", "0,1", str(out)]) == 0
+    assert json.loads((two / "build_info.json").read_text(encoding="utf-8"))["vocabulary"] == info["vocabulary"]
+
+
+def test_cli_lexicon_refuses_a_model_of_another_phone_set_and_leaves_it_as_it_was(tmp_path, capsys):
+    other = tmp_path / "other"
+    shutil.copytree(BUNDLED, other)
+    phones = other / "graph" / "phones.txt"
+    phones.write_text(phones.read_text(encoding="utf-8").replace("ng ", "nx "), encoding="utf-8")
+    before = {p.name: p.read_bytes() for p in (other / "graph").iterdir()}
+    assert cli.main(["model", "lexicon", str(other)]) == 1
+    assert "phone set is not the lexicon's" in capsys.readouterr().err
+    assert {p.name: p.read_bytes() for p in (other / "graph").iterdir()} == before
+    assert cli.main(["model", "lexicon", str(tmp_path / "nowhere")]) == 1
+    assert "not a model directory" in capsys.readouterr().err

@@ -203,3 +203,18 @@ def test_phone_loop_takes_any_phones_as_garbage_but_never_one_phone_twice_in_a_r
     assert len(per_phone) == phones + phones * (phones - 1)             # into the loop, then from phone to phone
     # Without [unk] in the grammar there is no garbage, and so no loop.
     assert len(g.build_hclg(spec, [["satu"]], phone_cost=0.75).arcs) == len(g.build_hclg(spec, [["satu"]]).arcs)
+
+
+def test_every_carrier_word_is_garbage_around_digits_and_never_a_digit():
+    from ivr.speech.lexicon import CARRIER, LEXICON
+
+    spec = g.GraphSpec.load(default_model_dir())
+    one = g.build_counted(spec, ["satu"], 1)
+    free = g.build_hclg(spec, [["satu"], ["[unk]"]])
+    satu = _frames(spec, ["s", "a", "t", "u"])
+    for word in CARRIER:
+        said = _frames(spec, list(LEXICON[word]) + ["sil"])
+        assert _accepts(one, said + satu) and _accepts(one, satu + said), word
+        assert _accepts(free, said + satu), word
+        # only as [unk]: no arc labelled with the word itself
+        assert not any(a.olabel == spec.words[word] for a in free.arcs), word

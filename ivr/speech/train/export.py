@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from ivr.speech import graph as g
-from ivr.speech.lexicon import LEXICON, PHONES, SILENCE, lexicon_text
+from ivr.speech.lexicon import PHONES, SILENCE
 from ivr.speech.train.features import FEAT_DIM, mfcc_conf_text
 from ivr.speech.train.nnet import Tdnn
 
@@ -171,12 +171,9 @@ def write_model(net: Tdnn, priors: np.ndarray, out: Path, word_cost: float = 0.0
     (out / "conf" / "model.conf").write_text(conf, encoding="ascii")
     gd = out / "graph"
     g.write_symbols(PHONES, gd / "phones.txt")
-    words = g.write_symbols(LEXICON, gd / "words.txt")
-    (gd / "lexicon.txt").write_text(lexicon_text(), encoding="utf-8")
     meta = {"silence_phone": SILENCE, "transitions": transitions(), "word_cost": word_cost,
             "unk_cost": unk_cost, "silence_cost": silence_cost, "feat_dim": FEAT_DIM}
     if blank_phone is not None:
         meta["blank_phone"] = blank_phone
     (gd / "graph.json").write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
-    spec = g.GraphSpec.load(out)
-    g.write_vector_fst(g.build_hclg(spec, [[w] for w in words if w != "<eps>"]), gd / "HCLG.fst")
+    g.write_vocabulary(out)
