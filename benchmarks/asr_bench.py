@@ -359,17 +359,18 @@ def _digits_among_words(rec, rng: np.random.Generator, tmp: Path, count: int, co
           f"digits exact={100 * exact / max(count, 1):6.2f}%")
 
 
-# What callers say around their NIK that the model never trained on (not in its
-# vocabulary: only the loop of phones can take it), for ``everyday_set``.
+# What callers say around their NIK outside the model's vocabulary, for
+# ``everyday_set``: only the loop of phones, or the garbage word for "anu" and
+# "sebentar" (two of the phrases the networks learnt as ``[unk]``), can take them.
 EVERYDAY_LEADS = ("ka te pe saya", "nomor ka te pe saya", "ini nik saya ya", "anu, nik nya",
                   "punya saya", "sebentar ya, nomornya", "oh iya, nik saya", "nomor induk saya")
 EVERYDAY_BETWEEN = ("anu", "terus", "habis itu", "ya", "eh", "bentar")
 
 
 def everyday_set(rec, rng: np.random.Generator, tmp: Path, count: int) -> None:
-    """Digits among everyday words the model never trained on ("ka te pe saya ...",
-    "anu", "terus", "habis itu" between groups), held-out synthetic voices through
-    the telephone channels: digit-word accuracy (those words must give no digit)."""
+    """Digits among everyday words outside the vocabulary ("ka te pe saya ...", "anu",
+    "terus", "habis itu" between groups), held-out synthetic voices through the
+    telephone channels: digit-word accuracy (those words must give no digit)."""
 
     def compose() -> tuple[str, list[str]]:
         groups = _digit_groups(rng)
