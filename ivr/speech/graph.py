@@ -169,7 +169,7 @@ def write_vocabulary(model_dir: Path) -> dict[str, int]:
     """
     gd = Path(model_dir) / "graph"
     phones = gd / "phones.txt"
-    if phones.is_file() and read_symbols(phones) != {"<eps>": 0, **{p: i + 1 for i, p in enumerate(PHONES)}}:
+    if not phones.is_file() or read_symbols(phones) != {"<eps>": 0, **{p: i + 1 for i, p in enumerate(PHONES)}}:
         raise ValueError(f"{phones}: the model's phone set is not the lexicon's")
     words = write_symbols(LEXICON, gd / "words.txt")
     (gd / "lexicon.txt").write_text(lexicon_text(), encoding="utf-8")
