@@ -194,6 +194,22 @@ def cmd_lexicon(args) -> int:
     return 0
 
 
+def cmd_attach(args) -> int:
+    from ivr.speech.ensemble import attach_network
+
+    command = "ivr " + " ".join(shlex.quote(a) for a in (args.argv or sys.argv[1:]))
+    grammars = [g for g in args.grammars.split(",") if g]
+    out = Path(args.out) if args.out else args.model
+    try:
+        attach_network(args.model, args.network, args.name, grammars, out, args.digits, command,
+                       check=_check_loads)
+    except (OSError, ValueError, RecognizerError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"{out}: {args.network} decodes {', '.join(grammars)} (am-{args.name}/)")
+    return 0
+
+
 def _check_loads(model: Path) -> None:
     """Vosk loads the model and decodes a second of silence with it."""
     import numpy as np
@@ -285,6 +301,16 @@ def register(subparsers) -> None:
     lx.add_argument("--out", default=None, help="output model directory (default: the model, rewritten)")
     lx.add_argument("model", type=Path, help="a model directory")
     lx.set_defaults(func=cmd_lexicon, argv=None)
+    at = model_sub.add_parser("attach", help="give a model a second network for some grammars "
+                                             "(the others keep its own); needs numpy only")
+    at.add_argument("--name", required=True, help="the network's name (its folder: am-NAME/)")
+    at.add_argument("--grammars", required=True, help="the grammars it decodes, comma-separated (yesno,confirm)")
+    at.add_argument("--digits", type=int, default=None,
+                    help="write its numbers with this many significant digits (a smaller file)")
+    at.add_argument("--out", default=None, help="output model directory (default: the model, rewritten)")
+    at.add_argument("model", type=Path, help="the model directory")
+    at.add_argument("network", type=Path, help="a model directory whose network is attached")
+    at.set_defaults(func=cmd_attach, argv=None)
 
 
 def main(argv: list[str] | None = None) -> int:

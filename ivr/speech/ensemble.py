@@ -337,3 +337,94 @@ def write_vocabulary_copy(model: Path, out: Path, command: str = "",
     finally:
         shutil.rmtree(holder, ignore_errors=True)
     return added, removed
+
+
+_NUMBER = re.compile(r"-?\d+\.\d*(?:[eE][-+]?\d+)?|-?\d+[eE][-+]?\d+")
+
+
+def round_numbers(text: str, digits: int) -> str:
+    """``text`` (a Kaldi text final.mdl) with every real number inside ``[ ... ]`` (the
+    vectors and matrices) written with ``digits`` significant digits; integers, names
+    and the network's configuration lines are left as they are."""
+    if not 1 <= digits <= 9:
+        raise ValueError(f"significant digits must be 1 to 9, not {digits}")
+    out, pos = [], 0
+    for m in re.finditer(r"\[[^\[\]]*\]", text):
+        out.append(text[pos:m.start()])
+        out.append(_NUMBER.sub(lambda n: f"{float(n.group()):.{digits}g}", m.group()))
+        pos = m.end()
+    out.append(text[pos:])
+    return "".join(out)
+
+
+# A model directory may hold further networks for some grammars: ``am-<name>/final.mdl``
+# beside ``am-<name>/grammars.json`` (the grammar names it decodes).  The recogniser
+# decodes those grammars with it and every other with ``am/``.
+ATTACHED_PREFIX = "am-"
+
+
+def attached_networks(model: Path) -> dict[str, str]:
+    """grammar name -> the folder of the network that decodes it, for the attached ones."""
+    found: dict[str, str] = {}
+    for folder in sorted(Path(model).glob(ATTACHED_PREFIX + "*")):
+        listing = folder / "grammars.json"
+        if not (folder / "final.mdl").is_file() or not listing.is_file():
+            continue
+        names = json.loads(listing.read_text(encoding="utf-8"))
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            raise ValueError(f"{listing} must be a JSON list of grammar names")
+        for name in names:
+            if name in found:
+                raise ValueError(f"grammar {name!r} is given to both {found[name]} and {folder.name}")
+            found[name] = folder.name
+    return found
+
+
+def attach_network(model: Path, network: Path, name: str, grammars: list[str], out: Path,
+                   digits: int | None = None, command: str = "",
+                   check: Callable[[Path], None] | None = None) -> Path:
+    """Write ``model`` to ``out`` with ``network``'s acoustic model as ``am-<name>/``, the
+    network that decodes ``grammars`` (its numbers written with ``digits`` significant
+    digits when given).  Both must share features, decoder settings and graph; the
+    copy is checked before it replaces ``out``; ``build_info.json`` keeps the attached
+    network's build record."""
+    model, network, out = Path(model), Path(network), Path(out)
+    for m in (model, network):
+        if not (m / "am" / "final.mdl").is_file():
+            raise ValueError(f"{m}: not a model directory (no am/final.mdl)")
+    if not re.fullmatch(r"[a-z0-9][a-z0-9_]*", name):
+        raise ValueError(f"network name {name!r}: lower-case letters, digits and _ only")
+    if not grammars:
+        raise ValueError("name at least one grammar for the attached network")
+    for rel in SHARED:
+        if (model / rel).is_file() != (network / rel).is_file() or (
+                (model / rel).is_file() and (model / rel).read_bytes() != (network / rel).read_bytes()):
+            raise ValueError(f"{network}: {rel} differs from {model}'s; the networks must share "
+                             "features, decoder settings and graph")
+    text = (network / "am" / "final.mdl").read_text(encoding="ascii")
+    _nnet3_parts(text)                                   # a text nnet3 model, or a clear error
+    if digits is not None:
+        text = round_numbers(text, digits)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    holder = Path(tempfile.mkdtemp(prefix=".attach-", dir=out.parent))
+    try:
+        stage = holder / "model"
+        shutil.copytree(model, stage)
+        folder = stage / (ATTACHED_PREFIX + name)
+        if folder.exists():
+            shutil.rmtree(folder)
+        folder.mkdir()
+        (folder / "final.mdl").write_text(text, encoding="ascii")
+        (folder / "grammars.json").write_text(json.dumps(sorted(set(grammars))) + "\n", encoding="utf-8")
+        attached_networks(stage)                          # no grammar given to two networks
+        info = _info(stage)
+        info.setdefault("attached", {})[name] = {"grammars": sorted(set(grammars)), "digits": digits,
+                                                 "command": command, "build": _info(network)}
+        (stage / "build_info.json").write_text(json.dumps(info, indent=1) + "\n", encoding="utf-8")
+        os.chmod(stage, 0o755)
+        if check is not None:
+            check(stage)
+        _replace(stage, out)
+    finally:
+        shutil.rmtree(holder, ignore_errors=True)
+    return out

@@ -40,6 +40,7 @@ import soundfile as sf
 from ivr.errors import RecognizerError
 from ivr.ports import Hypothesis, Transcript
 from ivr.speech import graph as g
+from ivr.speech.ensemble import attached_networks
 from ivr.speech.grammars import load_grammar_meta, load_grammars
 from ivr.speech.lexicon import DIGIT_WORDS, UNK
 
@@ -160,9 +161,14 @@ class VoskRecognizer:
             spec = g.GraphSpec.load(self.model_dir)
         except (OSError, ValueError, KeyError) as exc:
             raise RecognizerError(f"graph description in {self.model_dir}/graph is broken: {exc}") from exc
+        try:
+            networks = attached_networks(self.model_dir)
+        except (OSError, ValueError) as exc:
+            raise RecognizerError(f"attached networks in {self.model_dir} are broken: {exc}") from exc
         tmp = Path(tempfile.mkdtemp(prefix="ivr-graphs-"))
         try:
             for name, phrases in self.grammars.items():
+                am = networks.get(name, "am")      # the network that decodes this grammar
                 usable, unknown = g.parse_grammar(phrases, spec)
                 if unknown:
                     log.warning("grammar %s: the model cannot say %s; those phrases are ignored",
@@ -171,27 +177,28 @@ class VoskRecognizer:
                     raise RecognizerError(f"grammar {name!r} has no word the model knows")
                 meta = self.meta.get(name)
                 costs = meta.costs if meta else {}
-                self._models[name] = self._stage(tmp / name, g.build_hclg(spec, usable, costs=costs))
+                self._models[name] = self._stage(tmp / name, g.build_hclg(spec, usable, costs=costs), am=am)
                 if meta and meta.phone_cost is not None and UNK in {w for p in usable for w in p}:
                     self._looped[name] = self._stage(
                         tmp / f"{name}.loop",
                         g.build_hclg(spec, usable, costs=costs, phone_cost=meta.phone_cost,
                                      phone_entry=meta.phone_entry),
-                        lattice_beam=meta.lattice_beam)
+                        lattice_beam=meta.lattice_beam, am=am)
                 digits = [p[0] for p in usable if len(p) == 1 and p[0] in DIGIT_WORDS]
                 for n in (meta.lengths if meta and digits else ()):
-                    self._counted[(name, n)] = self._stage(tmp / f"{name}.{n}", g.build_counted(spec, digits, n))
+                    self._counted[(name, n)] = self._stage(tmp / f"{name}.{n}", g.build_counted(spec, digits, n),
+                                                           am=am)
                 for cls, members in (meta.classes if meta else {}).items():
                     inside = [p for p in usable if " ".join(p) in set(members)]
                     if inside:
                         self._classes.setdefault(name, {})[cls] = self._stage(
-                            tmp / f"{name}.{cls}", g.build_hclg(spec, inside, require_word=True))
+                            tmp / f"{name}.{cls}", g.build_hclg(spec, inside, require_word=True), am=am)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
 
-    def _stage(self, staged: Path, fst: g.Fst, lattice_beam: float | None = None):
+    def _stage(self, staged: Path, fst: g.Fst, lattice_beam: float | None = None, am: str = "am"):
         (staged / "graph").mkdir(parents=True)
-        (staged / "am").symlink_to(self.model_dir.resolve() / "am")
+        (staged / "am").symlink_to(self.model_dir.resolve() / am)
         if lattice_beam is None:
             (staged / "conf").symlink_to(self.model_dir.resolve() / "conf")
         else:

@@ -308,3 +308,83 @@ def test_cli_lexicon_refuses_a_model_of_another_phone_set_and_leaves_it_as_it_wa
     assert {p.name: p.read_bytes() for p in (other / "graph").iterdir()} == before
     assert cli.main(["model", "lexicon", str(tmp_path / "nowhere")]) == 1
     assert "not a model directory" in capsys.readouterr().err
+
+
+def test_numbers_are_rounded_inside_vectors_and_matrices_only():
+    from ivr.speech.ensemble import round_numbers
+
+    text = ("<Nnet3> \ncomponent-node name=m0.l1 input=Sum(Scale(0.33333333, m0.out)) dim=256\n"
+            "<Dim> 16405 <LinearParams> [\n  0.0060709161 -1.234567e-05 12\n  3.14159265 2 ]\n"
+            "<Priors> [ 0.123456789 1e-07 ]\n")
+    out = round_numbers(text, 4)
+    assert "Scale(0.33333333, m0.out)) dim=256" in out and "<Dim> 16405 " in out   # config and integers kept
+    assert "[\n  0.006071 -1.235e-05 12\n  3.142 2 ]" in out and "[ 0.1235 1e-07 ]" in out
+    with pytest.raises(ValueError, match="1 to 9"):
+        round_numbers(text, 0)
+
+
+def _unattached(tmp_path: Path) -> Path:
+    """The bundled model without the networks attached to it (only its ensemble)."""
+    out = tmp_path / "base"
+    shutil.copytree(BUNDLED, out, ignore=shutil.ignore_patterns("am-*"))
+    return out
+
+
+def test_cli_attach_gives_some_grammars_a_network_of_their_own(single, tmp_path, data_dir, capsys):
+    from ivr.speech.ensemble import attached_networks
+
+    base = _unattached(tmp_path)
+    blank = np.zeros(len(PHONES))
+    blank[PHONES.index(SILENCE)] = 80.0
+    deaf = _member(single, tmp_path, "deaf", blank, info={"command": "a network that hears only silence"})
+    out = tmp_path / "pair"
+    assert cli.main(["model", "attach", "--name", "deaf", "--grammars", "yesno,menu", "--digits", "6",
+                     "--out", str(out), str(base), str(deaf)]) == 0
+    assert "decodes yesno, menu (am-deaf/)" in capsys.readouterr().out
+    assert attached_networks(out) == {"yesno": "am-deaf", "menu": "am-deaf"}
+    info = json.loads((out / "build_info.json").read_text(encoding="utf-8"))
+    assert info["attached"]["deaf"]["grammars"] == ["menu", "yesno"] and info["attached"]["deaf"]["digits"] == 6
+    assert info["attached"]["deaf"]["build"]["command"] == "a network that hears only silence"
+    assert info["members"] == json.loads((BUNDLED / "build_info.json").read_text(encoding="utf-8"))["members"]
+    assert (out / "am" / "final.mdl").read_bytes() == (BUNDLED / "am" / "final.mdl").read_bytes()
+    # the attached network decodes its grammars, every other grammar keeps the model's own
+    rec = VoskRecognizer(out)
+    assert rec.recognize(data_dir / "yes_annie.wav", "yesno").text == ""
+    assert rec.recognize(data_dir / "menu_andy.wav", "menu").text == ""
+    assert rec.recognize(data_dir / "yes_annie.wav", "confirm").text == \
+        VoskRecognizer(base).recognize(data_dir / "yes_annie.wav", "confirm").text != ""
+    assert rec.recognize(data_dir / "digits_andy.wav", "digits").text == "satu dua tiga"
+
+
+def test_cli_attach_refuses_what_cannot_work_and_leaves_the_model_as_it_was(single, tmp_path, capsys):
+    out = tmp_path / "pair"
+    assert cli.main(["model", "attach", "--name", "one", "--grammars", "yesno", "--out", str(out),
+                     str(_unattached(tmp_path)), str(single)]) == 0
+    before = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    cases = [
+        (["--name", "two", "--grammars", "yesno"], "given to both"),
+        (["--name", "Bad/name", "--grammars", "menu"], "lower-case letters"),
+        (["--name", "two", "--grammars", ","], "at least one grammar"),
+        (["--name", "two", "--grammars", "menu", "--digits", "0"], "1 to 9"),
+    ]
+    for flags, message in cases:
+        assert cli.main(["model", "attach", *flags, "--out", str(out), str(out), str(single)]) == 1
+        assert message in capsys.readouterr().err
+    other = tmp_path / "other"
+    shutil.copytree(single, other)
+    (other / "conf" / "model.conf").write_text("--beam=20\n", encoding="ascii")
+    assert cli.main(["model", "attach", "--name", "two", "--grammars", "menu", "--out", str(out),
+                     str(out), str(other)]) == 1
+    assert "conf/model.conf differs" in capsys.readouterr().err
+    assert {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+
+
+def test_a_broken_list_of_attached_grammars_is_a_clear_error(tmp_path):
+    from ivr.errors import RecognizerError
+
+    model = tmp_path / "model"
+    shutil.copytree(BUNDLED, model)
+    shutil.copytree(model / "am", model / "am-words")
+    (model / "am-words" / "grammars.json").write_text('{"yesno": 1}', encoding="utf-8")
+    with pytest.raises(RecognizerError, match="attached networks .* are broken: .*list of grammar names"):
+        VoskRecognizer(model)
