@@ -359,6 +359,20 @@ def _digits_among_words(rec, rng: np.random.Generator, tmp: Path, count: int, co
           f"digits exact={100 * exact / max(count, 1):6.2f}%")
 
 
+def _words_then_groups(rng: np.random.Generator, leads: tuple[str, ...], between: tuple[str, ...]):
+    """A ``compose`` for :func:`_digits_among_words`: one of ``leads``, then digit groups
+    with one of ``between`` before each later group 70% of the time."""
+
+    def compose() -> tuple[str, list[str]]:
+        groups = _digit_groups(rng)
+        say = str(rng.choice(leads)) + ", " + ", ".join(
+            (str(rng.choice(between)) + ", " if k and rng.random() < 0.7 else "") + " ".join(g)
+            for k, g in enumerate(groups))
+        return say, [w for g in groups for w in g]
+
+    return compose
+
+
 # What callers say around their NIK outside the model's vocabulary, for
 # ``everyday_set``: only the loop of phones, or the garbage word for "anu" and
 # "sebentar" (two of the phrases the networks learnt as ``[unk]``), can take them.
@@ -372,15 +386,8 @@ def everyday_set(rec, rng: np.random.Generator, tmp: Path, count: int) -> None:
     "terus", "habis itu" between groups), held-out synthetic voices through the
     telephone channels: digit-word accuracy (those words must give no digit)."""
 
-    def compose() -> tuple[str, list[str]]:
-        groups = _digit_groups(rng)
-        say = str(rng.choice(EVERYDAY_LEADS)) + ", " + ", ".join(
-            (str(rng.choice(EVERYDAY_BETWEEN)) + ", " if k and rng.random() < 0.7 else "") + " ".join(g)
-            for k, g in enumerate(groups))
-        return say, [w for g in groups for w in g]
-
-    _digits_among_words(rec, rng, tmp, count, compose, "everyday",
-                        "digits among untrained everyday words (synth)")
+    _digits_among_words(rec, rng, tmp, count, _words_then_groups(rng, EVERYDAY_LEADS, EVERYDAY_BETWEEN),
+                        "everyday", "digits among untrained everyday words (synth)")
 
 
 # Everyday words around a NIK chosen apart from the lexicon's carrier words, for
@@ -399,15 +406,8 @@ def unlisted_set(rec, rng: np.random.Generator, tmp: Path, count: int) -> None:
     ya, nomornya ...", "lalu", "gitu", "koma" between groups): only the loop of phones
     can take those.  Held-out synthetic voices, telephone channels."""
 
-    def compose() -> tuple[str, list[str]]:
-        groups = _digit_groups(rng)
-        say = str(rng.choice(UNLISTED_LEADS)) + ", " + ", ".join(
-            (str(rng.choice(UNLISTED_BETWEEN)) + ", " if k and rng.random() < 0.7 else "") + " ".join(g)
-            for k, g in enumerate(groups))
-        return say, [w for g in groups for w in g]
-
-    _digits_among_words(rec, rng, tmp, count, compose, "unlisted",
-                        "digits among unlisted everyday words (synth)")
+    _digits_among_words(rec, rng, tmp, count, _words_then_groups(rng, UNLISTED_LEADS, UNLISTED_BETWEEN),
+                        "unlisted", "digits among unlisted everyday words (synth)")
 
 
 def news_sentence_sets(rec, news_dir: Path, rng: np.random.Generator, tmp: Path, seen: bool) -> None:

@@ -304,6 +304,27 @@ def _replace(stage: Path, out: Path) -> None:
         os.replace(stage, out)
 
 
+def _edited_copy(model: Path, out: Path, edit: Callable[[Path], dict], check: Callable[[Path], None] | None,
+                 prefix: str) -> None:
+    """Copy ``model`` beside ``out``, let ``edit`` change the copy (it returns entries to
+    merge into the copy's ``build_info.json``), give it to ``check``, and only then move
+    it into place whole: a failure leaves ``out`` as it was."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    holder = Path(tempfile.mkdtemp(prefix=prefix, dir=out.parent))
+    try:
+        stage = holder / "model"
+        shutil.copytree(model, stage)
+        info = _info(stage)
+        info.update(edit(stage))
+        (stage / "build_info.json").write_text(json.dumps(info, indent=1) + "\n", encoding="utf-8")
+        os.chmod(stage, 0o755)
+        if check is not None:
+            check(stage)
+        _replace(stage, out)
+    finally:
+        shutil.rmtree(holder, ignore_errors=True)
+
+
 def write_vocabulary_copy(model: Path, out: Path, command: str = "",
                           check: Callable[[Path], None] | None = None) -> tuple[list[str], list[str]]:
     """Write ``model`` to ``out`` (which may be ``model`` itself) with the lexicon table's
@@ -319,24 +340,15 @@ def write_vocabulary_copy(model: Path, out: Path, command: str = "",
     if not (model / "am" / "final.mdl").is_file():
         raise ValueError(f"{model}: not a model directory (no am/final.mdl)")
     before = set(g.read_symbols(model / "graph" / "words.txt")) - {"<eps>"}
-    out.parent.mkdir(parents=True, exist_ok=True)
-    holder = Path(tempfile.mkdtemp(prefix=".lexicon-", dir=out.parent))
-    try:
-        stage = holder / "model"
-        shutil.copytree(model, stage)
+    changed: dict[str, list[str]] = {}
+
+    def edit(stage: Path) -> dict:
         after = set(g.write_vocabulary(stage)) - {"<eps>"}
-        added, removed = sorted(after - before), sorted(before - after)
-        info = _info(stage)
-        info["vocabulary"] = info.get("vocabulary", []) + [
-            {"command": command, "added": added, "removed": removed}]
-        (stage / "build_info.json").write_text(json.dumps(info, indent=1) + "\n", encoding="utf-8")
-        os.chmod(stage, 0o755)
-        if check is not None:
-            check(stage)
-        _replace(stage, out)
-    finally:
-        shutil.rmtree(holder, ignore_errors=True)
-    return added, removed
+        changed.update(added=sorted(after - before), removed=sorted(before - after))
+        return {"vocabulary": _info(stage).get("vocabulary", []) + [{"command": command, **changed}]}
+
+    _edited_copy(model, out, edit, check, ".lexicon-")
+    return changed["added"], changed["removed"]
 
 
 _NUMBER = re.compile(r"-?\d+\.\d*(?:[eE][-+]?\d+)?|-?\d+[eE][-+]?\d+")
@@ -405,11 +417,8 @@ def attach_network(model: Path, network: Path, name: str, grammars: list[str], o
     _nnet3_parts(text)                                   # a text nnet3 model, or a clear error
     if digits is not None:
         text = round_numbers(text, digits)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    holder = Path(tempfile.mkdtemp(prefix=".attach-", dir=out.parent))
-    try:
-        stage = holder / "model"
-        shutil.copytree(model, stage)
+
+    def edit(stage: Path) -> dict:
         folder = stage / (ATTACHED_PREFIX + name)
         if folder.exists():
             shutil.rmtree(folder)
@@ -417,14 +426,10 @@ def attach_network(model: Path, network: Path, name: str, grammars: list[str], o
         (folder / "final.mdl").write_text(text, encoding="ascii")
         (folder / "grammars.json").write_text(json.dumps(sorted(set(grammars))) + "\n", encoding="utf-8")
         attached_networks(stage)                          # no grammar given to two networks
-        info = _info(stage)
-        info.setdefault("attached", {})[name] = {"grammars": sorted(set(grammars)), "digits": digits,
-                                                 "command": command, "build": _info(network)}
-        (stage / "build_info.json").write_text(json.dumps(info, indent=1) + "\n", encoding="utf-8")
-        os.chmod(stage, 0o755)
-        if check is not None:
-            check(stage)
-        _replace(stage, out)
-    finally:
-        shutil.rmtree(holder, ignore_errors=True)
+        attached = _info(stage).get("attached", {})
+        attached[name] = {"grammars": sorted(set(grammars)), "digits": digits, "command": command,
+                          "build": _info(network)}
+        return {"attached": attached}
+
+    _edited_copy(model, out, edit, check, ".attach-")
     return out
