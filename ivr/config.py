@@ -82,7 +82,7 @@ class Settings(BaseSettings):
     max_tries: int = Field(3, ge=1, le=9)
     min_confidence: float = Field(0.5, ge=0.0, le=1.0)   # spoken yes/no/menu answers below it are asked again
     yes_margin: float = Field(4.0, ge=0.0)    # a spoken yes must beat the best no by this (log units)
-    no_margin: float = Field(0.0, ge=0.0)     # ... and a spoken no the best yes by this
+    no_margin: float = Field(1.0, ge=0.0)     # ... and a spoken no the best yes by this
     record_max_s: int = Field(20, ge=3, le=120)
     record_silence_s: int = Field(2, ge=1, le=10)
     listen_start_s: int = Field(8, ge=0, le=30)  # how long a question waits for a caller to start speaking

@@ -251,6 +251,16 @@ def test_no_against_the_evidence_is_unsure_but_a_clear_no_corrects():
     assert step.state is State.FIX_WHICH
 
 
+def test_a_no_barely_ahead_is_asked_again_not_sent_to_the_correction_turn():
+    # A yes heard as a no just barely ("iye" as "tidak" by 0.2): a no needs a margin of 1
+    # (FlowConfig.no_margin, MODEL_CARD.md "s6 beside the ensemble").
+    step = run(Dialogue(), keys(NIK), heard("tidak", yes=29.8, no=30.0))
+    assert step.state is State.CONFIRM and prompts(step) == ["confirm/unsure"]
+    assert run(Dialogue(), keys(NIK), heard("tidak", yes=29.0, no=30.0)).state is State.FIX_WHICH
+    assert run(Dialogue(FlowConfig(no_margin=0.0)), keys(NIK), heard("tidak", yes=29.8, no=30.0)).state \
+        is State.FIX_WHICH
+
+
 def test_unsure_answers_count_as_failed_tries():
     step = run(Dialogue(FlowConfig(max_tries=2)), keys(NIK), heard("ya", 30.5, 30.0), heard("ya", 30.5, 30.0))
     assert step.state is State.FALLBACK

@@ -202,11 +202,12 @@ def cmd_attach(args) -> int:
     out = Path(args.out) if args.out else args.model
     try:
         attach_network(args.model, args.network, args.name, grammars, out, args.digits, command,
-                       check=_check_loads)
+                       check=_check_loads, beside=args.beside)
     except (OSError, ValueError, RecognizerError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    print(f"{out}: {args.network} decodes {', '.join(grammars)} (am-{args.name}/)")
+    how = "beside am/ (readings averaged)" if args.beside else "instead of am/"
+    print(f"{out}: {args.network} decodes {', '.join(grammars)} {how} (am-{args.name}/)")
     return 0
 
 
@@ -307,6 +308,10 @@ def register(subparsers) -> None:
     at.add_argument("--grammars", required=True, help="the grammars it decodes, comma-separated (yesno,confirm)")
     at.add_argument("--digits", type=int, default=None,
                     help="write its numbers with this many significant digits (a smaller file)")
+    at.add_argument("--beside", action="store_true",
+                    help="decode those grammars with it and with the model's own network, each reading's "
+                         "posterior and each class's score averaged (grammars without a phone loop or "
+                         "expected lengths)")
     at.add_argument("--out", default=None, help="output model directory (default: the model, rewritten)")
     at.add_argument("model", type=Path, help="the model directory")
     at.add_argument("network", type=Path, help="a model directory whose network is attached")

@@ -19,7 +19,7 @@ import re
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import numpy as np
 
@@ -370,34 +370,48 @@ def round_numbers(text: str, digits: int) -> str:
 
 
 # A model directory may hold further networks for some grammars: ``am-<name>/final.mdl``
-# beside ``am-<name>/grammars.json`` (the grammar names it decodes).  The recogniser
-# decodes those grammars with it and every other with ``am/``.
+# beside ``am-<name>/grammars.json``.  That file is a list of grammar names, which the
+# network decodes instead of ``am/``, or ``{"grammars": [...], "beside": true}``: then
+# ``am/`` and the network both decode those grammars and the recogniser averages their
+# readings (``ivr.speech.recognizer``).  Networks trained apart put CTC's spikes on
+# different frames, so their frame posteriors cannot be averaged (an ensemble of them
+# fails, MODEL_CARD.md); what each makes of the whole utterance can.
 ATTACHED_PREFIX = "am-"
 
 
-def attached_networks(model: Path) -> dict[str, str]:
-    """grammar name -> the folder of the network that decodes it, for the attached ones."""
-    found: dict[str, str] = {}
+class Attached(NamedTuple):
+    folder: str          # am-<name>
+    beside: bool         # decodes beside am/ (readings averaged), not instead of it
+
+
+def attached_networks(model: Path) -> dict[str, Attached]:
+    """grammar name -> the attached network that decodes it, and how."""
+    found: dict[str, Attached] = {}
     for folder in sorted(Path(model).glob(ATTACHED_PREFIX + "*")):
         listing = folder / "grammars.json"
         if not (folder / "final.mdl").is_file() or not listing.is_file():
             continue
-        names = json.loads(listing.read_text(encoding="utf-8"))
-        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
-            raise ValueError(f"{listing} must be a JSON list of grammar names")
-        for name in names:
+        raw = json.loads(listing.read_text(encoding="utf-8"))
+        beside = False
+        if isinstance(raw, dict) and set(raw) <= {"grammars", "beside"} and isinstance(raw.get("beside"), bool):
+            raw, beside = raw.get("grammars"), raw["beside"]
+        if not isinstance(raw, list) or not all(isinstance(n, str) for n in raw):
+            raise ValueError(f'{listing} must be a JSON list of grammar names, or {{"grammars": [...], '
+                             '"beside": true|false}')
+        for name in raw:
             if name in found:
-                raise ValueError(f"grammar {name!r} is given to both {found[name]} and {folder.name}")
-            found[name] = folder.name
+                raise ValueError(f"grammar {name!r} is given to both {found[name].folder} and {folder.name}")
+            found[name] = Attached(folder.name, beside)
     return found
 
 
 def attach_network(model: Path, network: Path, name: str, grammars: list[str], out: Path,
                    digits: int | None = None, command: str = "",
-                   check: Callable[[Path], None] | None = None) -> Path:
+                   check: Callable[[Path], None] | None = None, beside: bool = False) -> Path:
     """Write ``model`` to ``out`` with ``network``'s acoustic model as ``am-<name>/``, the
-    network that decodes ``grammars`` (its numbers written with ``digits`` significant
-    digits when given).  Both must share features, decoder settings and graph; the
+    network that decodes ``grammars`` instead of ``am/`` (``beside``: as well as ``am/``,
+    the readings averaged), its numbers written with ``digits`` significant digits when
+    given.  Both must share features, decoder settings and graph; the
     copy is checked before it replaces ``out``; ``build_info.json`` keeps the attached
     network's build record."""
     model, network, out = Path(model), Path(network), Path(out)
@@ -424,11 +438,12 @@ def attach_network(model: Path, network: Path, name: str, grammars: list[str], o
             shutil.rmtree(folder)
         folder.mkdir()
         (folder / "final.mdl").write_text(text, encoding="ascii")
-        (folder / "grammars.json").write_text(json.dumps(sorted(set(grammars))) + "\n", encoding="utf-8")
+        listing = {"grammars": sorted(set(grammars)), "beside": True} if beside else sorted(set(grammars))
+        (folder / "grammars.json").write_text(json.dumps(listing) + "\n", encoding="utf-8")
         attached_networks(stage)                          # no grammar given to two networks
         attached = _info(stage).get("attached", {})
-        attached[name] = {"grammars": sorted(set(grammars)), "digits": digits, "command": command,
-                          "build": _info(network)}
+        attached[name] = {"grammars": sorted(set(grammars)), "beside": beside, "digits": digits,
+                          "command": command, "build": _info(network)}
         return {"attached": attached}
 
     _edited_copy(model, out, edit, check, ".attach-")

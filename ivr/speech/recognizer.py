@@ -21,6 +21,11 @@ its phrases; decoding the same audio with each gives the score of the best "yes"
 and of the best "no" reading (``Transcript.evidence``), however far apart they
 are.  The n-best list cannot give that: the lattice beam usually leaves a single
 reading.  This costs one extra decode per class (compiled models only).
+
+A model may carry further networks (``am-<name>/``, ``ivr model attach``) that decode
+some grammars instead of ``am/``, or beside it: then both decode the utterance, each
+reading's posterior is the mean of the two networks' posteriors, and each class's
+evidence the mean of their scores.
 """
 
 from __future__ import annotations
@@ -139,7 +144,8 @@ class VoskRecognizer:
         self._vosk = _import_vosk()
         self.grammars = load_grammars(grammars_dir)
         self.meta = load_grammar_meta(grammars_dir)
-        self._classes: dict[str, dict[str, object]] = {}   # grammar -> class -> model
+        self._classes: dict[str, dict[str, list]] = {}     # grammar -> class -> models (am/, beside)
+        self._beside: dict[str, object] = {}               # grammar -> model of a network beside am/
         self._counted: dict[tuple[str, int], object] = {}  # (grammar, digits) -> model
         self._looped: dict[str, object] = {}               # grammar -> model with a phone-loop garbage
         self._full = _load_model(self._vosk, self.model_dir)
@@ -168,7 +174,9 @@ class VoskRecognizer:
         tmp = Path(tempfile.mkdtemp(prefix="ivr-graphs-"))
         try:
             for name, phrases in self.grammars.items():
-                am = networks.get(name, "am")      # the network that decodes this grammar
+                attached = networks.get(name)
+                beside = attached is not None and attached.beside
+                am = attached.folder if attached and not beside else "am"   # the network that decodes it
                 usable, unknown = g.parse_grammar(phrases, spec)
                 if unknown:
                     log.warning("grammar %s: the model cannot say %s; those phrases are ignored",
@@ -177,22 +185,34 @@ class VoskRecognizer:
                     raise RecognizerError(f"grammar {name!r} has no word the model knows")
                 meta = self.meta.get(name)
                 costs = meta.costs if meta else {}
-                self._models[name] = self._stage(tmp / name, g.build_hclg(spec, usable, costs=costs), am=am)
-                if meta and meta.phone_cost is not None and UNK in {w for p in usable for w in p}:
+                graph = g.build_hclg(spec, usable, costs=costs)
+                self._models[name] = self._stage(tmp / name, graph, am=am)
+                looped = meta and meta.phone_cost is not None and UNK in {w for p in usable for w in p}
+                digits = [p[0] for p in usable if len(p) == 1 and p[0] in DIGIT_WORDS]
+                counted = meta.lengths if meta and digits else ()
+                if beside and (looped or counted):
+                    raise RecognizerError(
+                        f"grammar {name!r} has a phone loop or expected lengths; {attached.folder} can decode it "
+                        "instead of am/ but not beside it")
+                if beside:
+                    self._beside[name] = self._stage(tmp / f"{name}.beside", graph, am=attached.folder)
+                if looped:
                     self._looped[name] = self._stage(
                         tmp / f"{name}.loop",
                         g.build_hclg(spec, usable, costs=costs, phone_cost=meta.phone_cost,
                                      phone_entry=meta.phone_entry),
                         lattice_beam=meta.lattice_beam, am=am)
-                digits = [p[0] for p in usable if len(p) == 1 and p[0] in DIGIT_WORDS]
-                for n in (meta.lengths if meta and digits else ()):
+                for n in counted:
                     self._counted[(name, n)] = self._stage(tmp / f"{name}.{n}", g.build_counted(spec, digits, n),
                                                            am=am)
                 for cls, members in (meta.classes if meta else {}).items():
                     inside = [p for p in usable if " ".join(p) in set(members)]
                     if inside:
-                        self._classes.setdefault(name, {})[cls] = self._stage(
-                            tmp / f"{name}.{cls}", g.build_hclg(spec, inside, require_word=True), am=am)
+                        fst = g.build_hclg(spec, inside, require_word=True)
+                        self._classes.setdefault(name, {})[cls] = [self._stage(tmp / f"{name}.{cls}", fst, am=am)]
+                        if beside:
+                            self._classes[name][cls].append(
+                                self._stage(tmp / f"{name}.{cls}.beside", fst, am=attached.folder))
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
 
@@ -245,16 +265,24 @@ class VoskRecognizer:
         held = self._held_to_length(grammar, hyps, result, data, rate)
         if held is not None:
             hyps = [held] + [h for h in hyps if h.text != held.text]
+        if grammar in self._beside:
+            second = self._vosk.KaldiRecognizer(self._beside[grammar], float(rate))
+            hyps = _averaged(hyps, _hypotheses(_decode(second, data, rate), allowed))
         best = hyps[0] if hyps else Hypothesis("", 0.0)
         evidence = []
-        for cls, class_model in self._classes.get(grammar, {}).items():
-            alts = _decode(self._vosk.KaldiRecognizer(class_model, float(rate)), data, rate).get("alternatives")
-            if alts:
-                evidence.append((cls, round(max(float(a.get("confidence", 0.0)) for a in alts), 3)))
+        for cls, class_models in self._classes.get(grammar, {}).items():
+            scores = []
+            for class_model in class_models:
+                alts = _decode(self._vosk.KaldiRecognizer(class_model, float(rate)), data, rate).get("alternatives")
+                if alts:
+                    scores.append(max(float(a.get("confidence", 0.0)) for a in alts))
+            # the mean of the networks' best scores (a network beside am/ counts as
+            # much as am/ itself); one that reached no reading of the class has none
+            if scores:
+                evidence.append((cls, round(sum(scores) / len(scores), 3)))
         return Transcript(text=best.text, confidence=best.confidence, alternatives=tuple(hyps),
                           duration_s=len(samples) / rate if rate else 0.0,
                           decode_s=time.perf_counter() - started, evidence=tuple(evidence))
-
 
     def _garbage_checked(self, grammar: str, data: bytes, rate: int) -> dict:
         """Decode with the grammar's phone-loop garbage (``GrammarMeta.phone_cost``).
@@ -309,6 +337,18 @@ class VoskRecognizer:
         if best is None or free - best[0] > meta.length_margin:
             return None
         return Hypothesis(best[1], hyps[0].confidence)
+
+
+def _averaged(first: list[Hypothesis], second: list[Hypothesis]) -> list[Hypothesis]:
+    """Two networks' readings of one utterance, each reading's posterior the mean of
+    its posteriors in the two n-best lists (0 where a list lacks it); best first, a
+    tie going to the order of ``first``."""
+    p1 = {h.text: h.confidence for h in first}
+    p2 = {h.text: h.confidence for h in second}
+    order = list(p1) + [t for t in p2 if t not in p1]
+    hyps = [Hypothesis(t, round((p1.get(t, 0.0) + p2.get(t, 0.0)) / 2, 4)) for t in order]
+    hyps.sort(key=lambda h: -h.confidence)
+    return hyps
 
 
 def _decode(rec, data: bytes, rate: int) -> dict:

@@ -35,9 +35,10 @@ def _first_network(text: str) -> str:
 
 @pytest.fixture(scope="module")
 def single(tmp_path_factory) -> Path:
-    """A one-network model: the bundled model's graph with its first network alone."""
+    """A one-network model: the bundled model's graph with its first network alone
+    (and no network attached to it)."""
     out = tmp_path_factory.mktemp("single") / "model"
-    shutil.copytree(BUNDLED, out)
+    shutil.copytree(BUNDLED, out, ignore=shutil.ignore_patterns("am-*"))
     mdl = out / "am" / "final.mdl"
     mdl.write_text(_first_network(mdl.read_text(encoding="ascii")), encoding="ascii")
     return out
@@ -340,10 +341,11 @@ def test_cli_attach_gives_some_grammars_a_network_of_their_own(single, tmp_path,
     out = tmp_path / "pair"
     assert cli.main(["model", "attach", "--name", "deaf", "--grammars", "yesno,menu", "--digits", "6",
                      "--out", str(out), str(base), str(deaf)]) == 0
-    assert "decodes yesno, menu (am-deaf/)" in capsys.readouterr().out
-    assert attached_networks(out) == {"yesno": "am-deaf", "menu": "am-deaf"}
+    assert "decodes yesno, menu instead of am/ (am-deaf/)" in capsys.readouterr().out
+    assert attached_networks(out) == {"yesno": ("am-deaf", False), "menu": ("am-deaf", False)}
     info = json.loads((out / "build_info.json").read_text(encoding="utf-8"))
     assert info["attached"]["deaf"]["grammars"] == ["menu", "yesno"] and info["attached"]["deaf"]["digits"] == 6
+    assert info["attached"]["deaf"]["beside"] is False
     assert info["attached"]["deaf"]["build"]["command"] == "a network that hears only silence"
     assert info["members"] == json.loads((BUNDLED / "build_info.json").read_text(encoding="utf-8"))["members"]
     assert (out / "am" / "final.mdl").read_bytes() == (BUNDLED / "am" / "final.mdl").read_bytes()
@@ -366,6 +368,7 @@ def test_cli_attach_refuses_what_cannot_work_and_leaves_the_model_as_it_was(sing
         (["--name", "Bad/name", "--grammars", "menu"], "lower-case letters"),
         (["--name", "two", "--grammars", ","], "at least one grammar"),
         (["--name", "two", "--grammars", "menu", "--digits", "0"], "1 to 9"),
+        (["--name", "two", "--grammars", "digits", "--beside"], "instead of am/ but not beside it"),
     ]
     for flags, message in cases:
         assert cli.main(["model", "attach", *flags, "--out", str(out), str(out), str(single)]) == 1
@@ -385,6 +388,58 @@ def test_a_broken_list_of_attached_grammars_is_a_clear_error(tmp_path):
     model = tmp_path / "model"
     shutil.copytree(BUNDLED, model)
     shutil.copytree(model / "am", model / "am-words")
-    (model / "am-words" / "grammars.json").write_text('{"yesno": 1}', encoding="utf-8")
-    with pytest.raises(RecognizerError, match="attached networks .* are broken: .*list of grammar names"):
-        VoskRecognizer(model)
+    for broken in ('{"yesno": 1}', '{"grammars": ["yesno"], "beside": "yes"}', '{"grammars": "yesno", "beside": true}'):
+        (model / "am-words" / "grammars.json").write_text(broken, encoding="utf-8")
+        with pytest.raises(RecognizerError, match="attached networks .* are broken: .*list of grammar names"):
+            VoskRecognizer(model)
+
+
+def _without_dither(model: Path) -> Path:
+    """``model`` decoding the same audio the same way every time (Kaldi draws the dither
+    from one random state per process, so a decode depends on those before it)."""
+    mfcc = model / "conf" / "mfcc.conf"
+    mfcc.write_text(mfcc.read_text(encoding="utf-8").replace("--dither=1.0", "--dither=0"), encoding="utf-8")
+    return model
+
+
+def test_a_network_beside_am_averages_each_readings_posterior_and_each_class_score(single, tmp_path, data_dir,
+                                                                                   capsys):
+    from ivr.speech.ensemble import attached_networks
+
+    base = _without_dither(_unattached(tmp_path))
+    blank = np.zeros(len(PHONES))
+    blank[PHONES.index(SILENCE)] = 80.0
+    deaf = _without_dither(_member(single, tmp_path, "deaf", blank))
+    pair, twin = tmp_path / "pair", tmp_path / "twin"
+    assert cli.main(["model", "attach", "--name", "deaf", "--grammars", "yesno", "--beside",
+                     "--out", str(pair), str(base), str(deaf)]) == 0
+    assert "decodes yesno beside am/ (readings averaged) (am-deaf/)" in capsys.readouterr().out
+    assert attached_networks(pair) == {"yesno": ("am-deaf", True)}
+    assert json.loads((pair / "build_info.json").read_text(encoding="utf-8"))["attached"]["deaf"]["beside"] is True
+    # the model's own network beside itself: every figure as the model alone
+    assert cli.main(["model", "attach", "--name", "twin", "--grammars", "yesno", "--beside",
+                     "--out", str(twin), str(base), str(base)]) == 0
+    alone, both, with_twin = VoskRecognizer(base), VoskRecognizer(pair), VoskRecognizer(twin)
+    for name in ("yes_annie.wav", "no_mike.wav"):
+        own = alone.recognize(data_dir / name, "yesno")
+        assert own.text != "" and dict(own.evidence).keys() == {"yes", "no"}
+        same = with_twin.recognize(data_dir / name, "yesno")
+        assert (same.text, same.alternatives, same.evidence) == (own.text, own.alternatives, own.evidence)
+        # beside a network that hears only silence, each reading's posterior is the mean
+        # of its two posteriors (0 where a network lacks it) and each class's score too
+        silent = VoskRecognizer(deaf).recognize(data_dir / name, "yesno")
+        expected: dict[str, float] = {}
+        for h in own.alternatives + silent.alternatives:
+            expected[h.text] = expected.get(h.text, 0.0) + h.confidence / 2
+        got = both.recognize(data_dir / name, "yesno")
+        assert {h.text: h.confidence for h in got.alternatives} == pytest.approx(expected, abs=1e-4)
+        assert got.confidence == pytest.approx(max(expected.values()), abs=1e-4)
+        assert expected[got.text] == pytest.approx(max(expected.values()), abs=1e-4)
+        assert got.alternatives != own.alternatives
+        deaf_scores = dict(silent.evidence)
+        for cls, score in own.evidence:
+            assert dict(got.evidence)[cls] == pytest.approx((score + deaf_scores[cls]) / 2, abs=1e-3)
+        assert dict(got.evidence) != dict(own.evidence)
+        # a grammar not attached keeps the model's own network alone
+        assert both.recognize(data_dir / name, "confirm").alternatives == \
+            alone.recognize(data_dir / name, "confirm").alternatives

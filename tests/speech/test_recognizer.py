@@ -31,6 +31,16 @@ def _grammar(name: str) -> str:
 MIN_WORD_ACCURACY = 0.9
 
 
+def test_bundled_model_stays_within_its_size_and_its_attached_network_decodes_beside():
+    # Issue 12: the model under 20 MB.  s6 decodes the yes/no, read-back and menu answers
+    # beside the ensemble (MODEL_CARD.md), never the digits.
+    from ivr.speech.ensemble import attached_networks
+
+    model = default_model_dir()
+    assert sum(f.stat().st_size for f in model.rglob("*") if f.is_file()) <= 20_000_000
+    assert attached_networks(model) == {g: ("am-s6", True) for g in ("yesno", "confirm", "menu")}
+
+
 def test_bundled_model_decodes_held_out_voices(recognizer, data_dir):
     rows = read_manifest(data_dir / "manifest.tsv")
     assert len(rows) >= 10
