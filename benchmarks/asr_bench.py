@@ -11,6 +11,8 @@ must beat the best no reading by ``FlowConfig.yes_margin``), false-yes first:
     also takes (``confirm`` grammar);
   * held-out synthetic voices saying textbook and Jakarta's colloquial yes/no words
     through telephone channels; with a sweep of the margin.
+  A spoken no is also counted where the text alone is a no word ("written as a no"),
+  as ``ivr asr transcribe`` writes it (``--yesno-grammar yesno`` for that grammar).
 Then digits inside carrier sentences ("NIK saya ...", fillers between groups,
 held-out synthetic voices; digit-word accuracy), and among everyday words the model
 never trained on ("ka te pe saya ...", "anu", "terus" between groups); digits inside the news subset's
@@ -213,6 +215,7 @@ class YesNoTally:
     no: int = 0
     yes: int = 0
     false_yes_text: int = 0      # a spoken no transcribed as a yes word
+    no_text: int = 0             # ... as a no word (what `ivr asr transcribe` writes)
     false_yes: int = 0           # ... and acted on as a yes by the read-back rule
     no_right: int = 0
     no_unsure: int = 0
@@ -229,6 +232,7 @@ class YesNoTally:
         if truth == "no":
             self.no += 1
             self.false_yes_text += answer.kind is Kind.YES
+            self.no_text += answer.kind is Kind.NO
             self.false_yes += decided is Kind.YES
             self.no_right += decided is Kind.NO
             self.no_unsure += decided is Kind.UNSURE
@@ -245,7 +249,7 @@ class YesNoTally:
         if self.no:
             out.append(f"{name + ' — no':<44} false-yes {pct(self.false_yes, self.no)}  "
                        f"[as text: {pct(self.false_yes_text, self.no)}]  no taken {pct(self.no_right, self.no)}  "
-                       f"asked again {pct(self.no_unsure, self.no)}")
+                       f"asked again {pct(self.no_unsure, self.no)}  written as a no {pct(self.no_text, self.no)}")
         if self.yes:
             out.append(f"{name + ' — yes':<44} false-no  {pct(self.false_no, self.yes)}  "
                        f"yes taken {pct(self.yes_right, self.yes)}  asked again {pct(self.yes_unsure, self.yes)}")
