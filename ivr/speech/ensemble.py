@@ -373,9 +373,9 @@ def round_numbers(text: str, digits: int) -> str:
 # beside ``am-<name>/grammars.json``.  That file is a list of grammar names, which the
 # network decodes instead of ``am/``, or ``{"grammars": [...], "beside": true}``: then
 # ``am/`` and the network both decode those grammars and the recogniser averages their
-# readings (``ivr.speech.recognizer``).  Networks trained apart put CTC's spikes on
-# different frames, so their frame posteriors cannot be averaged (an ensemble of them
-# fails, MODEL_CARD.md); what each makes of the whole utterance can.
+# readings (``ivr.speech.recognizer``).  An ensemble of m1, sa2 and s6 failed (probably
+# because networks trained apart put CTC's spikes on different frames; MODEL_CARD.md);
+# what each network makes of the whole utterance can be averaged instead.
 ATTACHED_PREFIX = "am-"
 
 
