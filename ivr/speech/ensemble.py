@@ -282,15 +282,20 @@ def _install(shared_from: Path, text: str, info: dict, out: Path, check: Callabl
                 shutil.copyfile(shared_from / rel, stage / rel)
         (stage / "am").mkdir(exist_ok=True)
         (stage / "am" / "final.mdl").write_text(text, encoding="ascii")
-        (stage / "build_info.json").write_text(json.dumps(info, indent=1) + "\n",
-                                               encoding="utf-8")
-        os.chmod(stage, 0o755)
-        if check is not None:
-            check(stage)
-        _replace(stage, out)
+        _put_in_place(stage, info, check, out)
     finally:
         shutil.rmtree(stage, ignore_errors=True)
     return out
+
+
+def _put_in_place(stage: Path, info: dict, check: Callable[[Path], None] | None, out: Path) -> None:
+    """Give the assembled ``stage`` its ``build_info.json``, let ``check`` raise if the model
+    will not do, and only then move it to ``out``."""
+    (stage / "build_info.json").write_text(json.dumps(info, indent=1) + "\n", encoding="utf-8")
+    os.chmod(stage, 0o755)
+    if check is not None:
+        check(stage)
+    _replace(stage, out)
 
 
 def _replace(stage: Path, out: Path) -> None:
@@ -316,11 +321,7 @@ def _edited_copy(model: Path, out: Path, edit: Callable[[Path], dict], check: Ca
         shutil.copytree(model, stage)
         info = _info(stage)
         info.update(edit(stage))
-        (stage / "build_info.json").write_text(json.dumps(info, indent=1) + "\n", encoding="utf-8")
-        os.chmod(stage, 0o755)
-        if check is not None:
-            check(stage)
-        _replace(stage, out)
+        _put_in_place(stage, info, check, out)
     finally:
         shutil.rmtree(holder, ignore_errors=True)
 
