@@ -88,6 +88,24 @@ def test_lone_zero_first_is_the_operator_but_later_zeros_are_digits():
     assert step.context.digits == "31720"
 
 
+def test_a_spoken_zero_before_the_first_digit_is_not_part_of_the_nik():
+    # "nomor saya tiga satu ..." heard as "nol nol tiga satu ...": no NIK starts with 0
+    step = run(Dialogue(), said("nol nol tiga satu tujuh dua"))
+    assert step.state is State.ASK_NIK and step.context.digits == "3172"
+    assert step.context.spans == (("r", 0, 4),)
+    # the whole NIK after such a zero goes to the read-back as 16 digits
+    step = run(Dialogue(), said("kosong " + " ".join("nol satu dua tiga empat lima enam tujuh delapan sembilan".split()[int(d)]
+                                                    for d in NIK)))
+    assert step.state is State.CONFIRM and step.context.nik == NIK
+    # zeros only: not understood, asked again (a key 0 first is still the operator)
+    step = run(Dialogue(), said("nol nol"))
+    assert step.state is State.ASK_NIK and step.context.digits == ""
+    assert "error/not_understood" in prompts(step) and not any(isinstance(a, Transfer) for a in step.actions)
+    # later zeros, and zeros inside the first group, are digits
+    step = run(Dialogue(), said("tiga satu nol dua"), said("nol nol satu empat"))
+    assert step.context.digits == "31020014"
+
+
 def test_too_many_digits_start_over():
     step = run(Dialogue(), said("tiga satu tujuh dua " * 5))
     assert "nik/too_long" in prompts(step)

@@ -250,6 +250,13 @@ class Dialogue:
     def _add_digits(self, ctx: Context, event: Event, digits: str) -> Step:
         if isinstance(event, SpeechHeard):
             digits = self._best_digits(ctx, event, digits)
+            if not ctx.digits:
+                # No NIK starts with 0: a spoken 0 before the first digit is the
+                # recogniser's reading of the words before it ("nomor saya" heard as
+                # "nol nol"), not part of the NIK.
+                digits = digits.lstrip("0")
+                if not digits:
+                    return self._fail(ctx, self._ask_nik, heard=True)
             span = (event.recording, len(ctx.digits), len(ctx.digits) + len(digits))
             ctx = replace(ctx, spans=ctx.spans + (span,))
         ctx = replace(ctx, digits=ctx.digits + digits, tries=0)
