@@ -94,8 +94,8 @@ def test_a_spoken_zero_before_the_first_digit_is_not_part_of_the_nik():
     assert step.state is State.ASK_NIK and step.context.digits == "3172"
     assert step.context.spans == (("r", 0, 4),)
     # the whole NIK after such a zero goes to the read-back as 16 digits
-    step = run(Dialogue(), said("kosong " + " ".join("nol satu dua tiga empat lima enam tujuh delapan sembilan".split()[int(d)]
-                                                    for d in NIK)))
+    spoken = " ".join("nol satu dua tiga empat lima enam tujuh delapan sembilan".split()[int(d)] for d in NIK)
+    step = run(Dialogue(), said("kosong " + spoken))
     assert step.state is State.CONFIRM and step.context.nik == NIK
     # zeros only: not understood, asked again (a key 0 first is still the operator)
     step = run(Dialogue(), said("nol nol"))
