@@ -106,6 +106,41 @@ def test_a_spoken_zero_before_the_first_digit_is_not_part_of_the_nik():
     assert step.context.digits == "31020014"
 
 
+def _words(digits):
+    return " ".join("nol satu dua tiga empat lima enam tujuh delapan sembilan".split()[int(d)] for d in digits)
+
+
+def test_a_word_heard_as_a_digit_before_a_group_is_left_out_when_that_gives_the_one_possible_nik():
+    # "ka te pe saya 3172", "anu 0145", "0885", "0001": heard "1 3172", "1 0145", "0885", "0001"
+    answers = [("a", "satu " + _words(NIK[:4])), ("b", "satu " + _words(NIK[4:8])),
+               ("c", _words(NIK[8:12])), ("d", _words(NIK[12:]))]
+    step = run(Dialogue(), *(said(text, rec=rec) for rec, text in answers))
+    assert step.state is State.CONFIRM and step.context.nik == NIK
+    # each recording keeps the digits it really holds: the training pairs after a yes
+    assert step.context.spans == (("a", 0, 4), ("b", 4, 8), ("c", 8, 12), ("d", 12, 16))
+    done = run(Dialogue(), *(said(text, rec=rec) for rec, text in answers), said("ya"))
+    confirmed = next(a for a in done.actions if isinstance(a, NikConfirmed))
+    assert confirmed.nik == NIK
+    assert set(confirmed.training) >= {("a", NIK[:4]), ("b", NIK[4:8]), ("c", NIK[8:12]), ("d", NIK[12:])}
+
+
+def test_too_many_digits_with_no_single_way_out_start_over():
+    # keyed digits are never left out
+    step = run(Dialogue(), keys("1" + NIK))
+    assert "nik/too_long" in prompts(step) and step.context.digits == ""
+    # leaving out either spoken answer's first digit gives no possible NIK
+    first, second = "9972", NIK[4:] + "1"
+    assert not nikmod.check(first[1:] + second).ok and not nikmod.check(first + second[1:]).ok
+    step = run(Dialogue(), said(_words(first)), said(_words(second)))
+    assert "nik/too_long" in prompts(step) and step.context.digits == ""
+    # either answer's first digit could go, each leaving a possible NIK: which one is
+    # not known, so the caller starts over rather than hear a guess
+    first, second = "1" + NIK[:4], NIK[4:]
+    assert nikmod.check(first[1:] + second).ok and nikmod.check(first + second[1:]).ok
+    step = run(Dialogue(), said(_words(first)), said(_words(second)))
+    assert "nik/too_long" in prompts(step) and step.context.digits == ""
+
+
 def test_too_many_digits_start_over():
     step = run(Dialogue(), said("tiga satu tujuh dua " * 5))
     assert "nik/too_long" in prompts(step)

@@ -9,6 +9,7 @@ this follows; the prompt ids are those of ``prompts/prompts.toml``.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import logging
 from dataclasses import dataclass, replace
 from typing import Callable
@@ -262,6 +263,9 @@ class Dialogue:
         ctx = replace(ctx, digits=ctx.digits + digits, tries=0)
         count = len(ctx.digits)
         if count > nikmod.NIK_LENGTH:
+            ctx = self._without_words_as_digits(ctx)
+            count = len(ctx.digits)
+        if count > nikmod.NIK_LENGTH:
             return self._reject_nik(ctx, ("nik/too_long",))
         if count < nikmod.NIK_LENGTH:
             return self._ask_nik(ctx, note=("nik/only", *speak.number_ids(count), "nik/digits_word"))
@@ -279,6 +283,31 @@ class Dialogue:
             if len(digits) == need and nikmod.check(ctx.digits + digits).ok:
                 return digits
         return best
+
+    def _without_words_as_digits(self, ctx: Context) -> Context:
+        """Too many digits, some of them spoken: the words a caller says before a group
+        ("ka te pe saya", "anu") are the recogniser's likeliest extra digit, heard at the
+        start of that answer.  When leaving out the first digit of one or two spoken
+        answers (as many as there are too many digits) gives exactly one possible NIK,
+        that is the NIK (read back before any lookup, as always); otherwise ``ctx``
+        unchanged."""
+        extra = len(ctx.digits) - nikmod.NIK_LENGTH
+        starts = sorted({a for rec, a, b in ctx.spans if b > a})
+        if not 0 < extra <= 2 or len(starts) < extra:
+            return ctx
+        found = []
+        for drop in itertools.combinations(starts, extra):
+            digits = "".join(d for i, d in enumerate(ctx.digits) if i not in drop)
+            if nikmod.check(digits).ok:
+                found.append((drop, digits))
+        if len(found) != 1:
+            return ctx
+        drop, digits = found[0]
+
+        def moved(i: int) -> int:                    # an index once ``drop`` is left out
+            return i - sum(1 for d in drop if d < i)
+
+        return replace(ctx, digits=digits, spans=tuple((rec, moved(a), moved(b)) for rec, a, b in ctx.spans))
 
     def _reject_nik(self, ctx: Context, reason: tuple[PromptItem, ...]) -> Step:
         ctx = replace(ctx, digits="", spans=(), nik="", nik_rounds=ctx.nik_rounds + 1)
