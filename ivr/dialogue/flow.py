@@ -9,7 +9,6 @@ this follows; the prompt ids are those of ``prompts/prompts.toml``.
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 import logging
 from dataclasses import dataclass, replace
 from typing import Callable
@@ -296,7 +295,9 @@ class Dialogue:
         if not 0 < extra <= 2 or len(starts) < extra:
             return ctx
         found = []
-        for drop in itertools.combinations(starts, extra):
+        choices = [(a,) for a in starts] if extra == 1 else [
+            (a, b) for i, a in enumerate(starts) for b in starts[i + 1:]]
+        for drop in choices:
             digits = "".join(d for i, d in enumerate(ctx.digits) if i not in drop)
             if nikmod.check(digits).ok:
                 found.append((drop, digits))
