@@ -183,7 +183,7 @@ def build_hotline(settings: Settings, *, clock=None, recognizer=_FROM_SETTINGS, 
         operator_wait_s=settings.operator_wait_s,
         office_open=settings.office_open, office_close=settings.office_close, office_days=settings.open_days,
         min_confidence=settings.min_confidence, yes_margin=settings.yes_margin,
-        no_margin=settings.no_margin)
+        no_margin=settings.no_margin, home_province=settings.home_province)
     runner_cfg = RunnerConfig(
         record_max_ms=settings.record_max_s * 1000, record_silence_s=settings.record_silence_s,
         listen_start_ms=settings.listen_start_s * 1000,

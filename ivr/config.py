@@ -83,6 +83,7 @@ class Settings(BaseSettings):
     min_confidence: float = Field(0.5, ge=0.0, le=1.0)   # spoken yes/no/menu answers below it are asked again
     yes_margin: float = Field(4.0, ge=0.0)    # a spoken yes must beat the best no by this (log units)
     no_margin: float = Field(1.0, ge=0.0)     # ... and a spoken no the best yes by this
+    home_province: str = Field("31", pattern=r"^[1-9][0-9]$")   # NIK province code of the line's callers
     record_max_s: int = Field(20, ge=3, le=120)
     record_silence_s: int = Field(2, ge=1, le=10)
     listen_start_s: int = Field(8, ge=0, le=30)  # how long a question waits for a caller to start speaking

@@ -375,3 +375,16 @@ def test_originate_channel_names_a_pjsip_endpoint_and_ami_may_originate():
     read = re.search(r"^read=(.*)$", manager, re.M).group(1).split(",")
     assert "originate" in write        # Originate needs write=originate
     assert "call" in read              # OriginateResponse and Hangup are "call" events
+
+
+def test_the_home_province_is_a_nik_province_code(monkeypatch):
+    import pytest
+    from pydantic import ValidationError
+
+    assert Settings().home_province == "31"
+    monkeypatch.setenv("IVR_HOME_PROVINCE", "32")
+    assert Settings().home_province == "32"
+    for bad in ("3", "031", "3a", "00"):
+        monkeypatch.setenv("IVR_HOME_PROVINCE", bad)
+        with pytest.raises(ValidationError, match="home_province"):
+            Settings()

@@ -133,11 +133,22 @@ def test_too_many_digits_with_no_single_way_out_start_over():
     assert not nikmod.check(first[1:] + second).ok and not nikmod.check(first + second[1:]).ok
     step = run(Dialogue(), said(_words(first)), said(_words(second)))
     assert "nik/too_long" in prompts(step) and step.context.digits == ""
-    # either answer's first digit could go, each leaving a possible NIK: which one is
-    # not known, so the caller starts over rather than hear a guess
+    # either answer's first digit could go: the choice in the line's province is taken
     first, second = "1" + NIK[:4], NIK[4:]
-    assert nikmod.check(first[1:] + second).ok and nikmod.check(first + second[1:]).ok
+    other = first + second[1:]
+    assert nikmod.check(first[1:] + second).ok and nikmod.check(other).ok and not other.startswith("31")
     step = run(Dialogue(), said(_words(first)), said(_words(second)))
+    assert step.state is State.CONFIRM and step.context.nik == NIK
+    step = run(Dialogue(FlowConfig(home_province="13")), said(_words(first)), said(_words(second)))
+    assert step.state is State.CONFIRM and step.context.nik == other
+    step = run(Dialogue(FlowConfig(home_province="32")), said(_words(first)), said(_words(second)))
+    assert "nik/too_long" in prompts(step) and step.context.digits == ""
+    # two choices in the province: which one is not known, so the caller starts over
+    # rather than hear a guess
+    groups = [NIK[:4], NIK[4:8], "1" + NIK[8:12], NIK[12:]]
+    digits = "".join(groups)
+    assert nikmod.check(digits[:4] + digits[5:]).ok and nikmod.check(digits[:8] + digits[9:]).ok
+    step = run(Dialogue(), *(said(_words(g)) for g in groups))
     assert "nik/too_long" in prompts(step) and step.context.digits == ""
 
 

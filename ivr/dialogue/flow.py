@@ -54,6 +54,9 @@ class FlowConfig:
     # no just barely was asked again, not sent to the correction turn).
     yes_margin: float = 4.0
     no_margin: float = 1.0
+    # The province code of the NIKs the line serves (31: DKI Jakarta).  Only a tie-breaker:
+    # of two ways to mend a NIK heard with a digit too many, the one in this province.
+    home_province: str = "31"
 
     def office_is_open(self, at: dt.datetime) -> bool:
         return at.weekday() in self.office_days and self.office_open <= at.time() < self.office_close
@@ -288,7 +291,8 @@ class Dialogue:
         ("ka te pe saya", "anu") are the recogniser's likeliest extra digit, heard at the
         start of that answer.  When leaving out the first digit of one or two spoken
         answers (as many as there are too many digits) gives exactly one possible NIK,
-        that is the NIK (read back before any lookup, as always); otherwise ``ctx``
+        or exactly one in the line's own province (``FlowConfig.home_province``), that
+        is the NIK (read back before any lookup, as always); otherwise ``ctx``
         unchanged."""
         extra = len(ctx.digits) - nikmod.NIK_LENGTH
         starts = sorted({a for rec, a, b in ctx.spans if b > a})
@@ -301,6 +305,8 @@ class Dialogue:
             digits = "".join(d for i, d in enumerate(ctx.digits) if i not in drop)
             if nikmod.check(digits).ok:
                 found.append((drop, digits))
+        if len(found) > 1:
+            found = [f for f in found if f[1].startswith(self.cfg.home_province)]
         if len(found) != 1:
             return ctx
         drop, digits = found[0]
