@@ -471,19 +471,15 @@ def spliced_set(rec, human_dir: Path, rng: np.random.Generator, tmp: Path, count
         if gsm:
             y = augment.gsm_batch([y])[0]
         rows["phone"].append((_write(tmp / f"spliced{i:03d}-ph.wav", y), ref))
+    def show(wav, got):
+        if errors_shown:
+            print(f"   {wav.name}: said {spoken[wav.stem[:-3]]!r} heard {got.text!r}")
+
+    who = "SEEN human" if seen else "held-out human"
     for name, items in rows.items():
-        words = errors = exact = 0
-        for wav, ref in items:
-            got = rec.recognize(wav, "digits")
-            hyp = [w for w in got.text.split() if w in DIGIT_WORDS]
-            e = evaluate.word_errors(ref, hyp)
-            words, errors, exact = words + len(ref), errors + e, exact + (e == 0)
-            if errors_shown and e:
-                print(f"   {wav.name}: said {spoken[wav.stem[:-3]]!r} heard {got.text!r}")
-        who = "SEEN human" if seen else "held-out human"
+        accuracy, exact, _ = _digit_words_scored(rec, items, show)
         print(f"{who + ' digits among synthetic words (spliced), ' + name:<62} n={len(items):<4d} "
-              f"digit-word accuracy={100 * (1 - errors / max(words, 1)):7.2f}%  "
-              f"digits exact={100 * exact / max(len(items), 1):6.2f}%")
+              f"digit-word accuracy={accuracy:7.2f}%  digits exact={exact:6.2f}%")
 
 
 def news_sentence_sets(rec, news_dir: Path, rng: np.random.Generator, tmp: Path, seen: bool) -> None:
@@ -513,17 +509,26 @@ def news_sentence_sets(rec, news_dir: Path, rng: np.random.Generator, tmp: Path,
             y = augment.gsm_batch([y])[0]
         sets[names[2]].append((_write(tmp / f"news{i:03d}-synth.wav", y), ref))
     for name, items in sets.items():
-        words = errors = exact = 0
-        decode = audio = 0.0
-        for wav, ref in items:
-            got = rec.recognize(wav, "digits")
-            hyp = [w for w in got.text.split() if w in DIGIT_WORDS]
-            e = evaluate.word_errors(ref, hyp)
-            words, errors, exact = words + len(ref), errors + e, exact + (e == 0)
-            decode, audio = decode + got.decode_s, audio + got.duration_s
+        accuracy, exact, rtf = _digit_words_scored(rec, items)
         print(f"{'digits in news sentences, ' + name:<62} n={len(items):<4d} "
-              f"digit-word accuracy={100 * (1 - errors / max(words, 1)):7.2f}%  "
-              f"digits exact={100 * exact / max(len(items), 1):6.2f}%  rtf={decode / max(audio, 1e-9):.4f}")
+              f"digit-word accuracy={accuracy:7.2f}%  digits exact={exact:6.2f}%  rtf={rtf:.4f}")
+
+
+def _digit_words_scored(rec, items: list[tuple[Path, list[str]]], show=None) -> tuple[float, float, float]:
+    """Decode each file with the `digits` grammar: digit-word accuracy against its
+    digit words (any other word must give no digit), % of files with every digit right,
+    and the real-time factor.  ``show(wav, got)`` is called for each file with an error."""
+    words = errors = exact = 0
+    decode = audio = 0.0
+    for wav, ref in items:
+        got = rec.recognize(wav, "digits")
+        e = evaluate.word_errors(ref, [w for w in got.text.split() if w in DIGIT_WORDS])
+        words, errors, exact = words + len(ref), errors + e, exact + (e == 0)
+        decode, audio = decode + got.decode_s, audio + got.duration_s
+        if e and show:
+            show(wav, got)
+    return (100 * (1 - errors / max(words, 1)), 100 * exact / max(len(items), 1),
+            decode / max(audio, 1e-9))
 
 
 def codec_sets(human_dir: Path, tmp: Path) -> dict[str, list[tuple[Path, str]]]:
