@@ -268,13 +268,21 @@ class YesNoTally:
 def yes_no_sets(rec, args, rng: np.random.Generator, tmp: Path, cfg: FlowConfig,
                 humans_seen: bool = False) -> None:
     grammar = args.yesno_grammar
+    spent = [0.0, 0.0]                           # decode seconds, audio seconds
+
+    def heard(wav: Path):
+        got = rec.recognize(wav, grammar)
+        spent[0] += got.decode_s
+        spent[1] += got.duration_s
+        return got
+
     print(f"--- yes/no at the NIK read-back (yes needs a margin of {cfg.yes_margin:g}, "
           f"no {cfg.no_margin:g}; false-yes first) ---")
     if args.news_dir.is_dir():
         rows = news_words.cut_words(args.news_dir, args.model, HUMAN_NO | HUMAN_YES, tmp / "news")
         tally = YesNoTally()
         for wav, word in rows:
-            tally.add("no" if word in HUMAN_NO else "yes", rec.recognize(wav, grammar), grammar, cfg)
+            tally.add("no" if word in HUMAN_NO else "yes", heard(wav), grammar, cfg)
         seen = news_words.news_speaker_seen(args.model)
         label = f"human news speaker ({'SEEN in training' if seen else 'unseen by this model'}; 1 voice)"
         for line in tally.lines(label):
@@ -290,11 +298,11 @@ def yes_no_sets(rec, args, rng: np.random.Generator, tmp: Path, cfg: FlowConfig,
             x, rate = corpus.load_audio(u)
             truth = "yes" if u.text == "satu" else "no"
             clean = _write(tmp / f"{u.uid}-yn-cl.wav", _clean8k(x, rate))
-            tally.add(truth, rec.recognize(clean, grammar), grammar, cfg)
+            tally.add(truth, heard(clean), grammar, cfg)
             y, gsm = augment.telephone(x, rate, rng, augment.Telephone())
             if gsm:
                 y = augment.gsm_batch([y])[0]
-            tally_ph.add(truth, rec.recognize(_write(tmp / f"{u.uid}-yn-ph.wav", y), grammar), grammar, cfg)
+            tally_ph.add(truth, heard(_write(tmp / f"{u.uid}-yn-ph.wav", y)), grammar, cfg)
         who = "SEEN humans" if humans_seen else "held-out humans"
         for line in tally.lines(f"{who} 'satu'/'dua' (clean 8k)") + tally_ph.lines(
                 f"{who} 'satu'/'dua' (phone)"):
@@ -310,7 +318,7 @@ def yes_no_sets(rec, args, rng: np.random.Generator, tmp: Path, cfg: FlowConfig,
             y, gsm = augment.telephone(x, r, rng, augment.Telephone())
             if gsm:
                 y = augment.gsm_batch([y])[0]
-            got = rec.recognize(_write(tmp / f"yn{i:03d}-{name[10:14]}.wav", y), grammar)
+            got = heard(_write(tmp / f"yn{i:03d}-{name[10:14]}.wav", y))
             truth = "yes" if word in YES_WORDS else "no"
             tally.add(truth, got, grammar, cfg)
             if args.errors and speech_answer(got.text, grammar).kind.value != truth:
@@ -319,6 +327,8 @@ def yes_no_sets(rec, args, rng: np.random.Generator, tmp: Path, cfg: FlowConfig,
         for line in tally.lines(name):
             print(line)
         print(tally.sweep())
+    print(f"yes/no answers above ({grammar} grammar), real-time factor, one thread: "
+          f"{spent[0] / max(spent[1], 1e-9):.4f}")
 
 
 def carrier_set(rec, rng: np.random.Generator, tmp: Path, count: int) -> None:

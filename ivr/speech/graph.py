@@ -270,7 +270,8 @@ class _Builder:
 
 def build_hclg(spec: GraphSpec, phrases: Sequence[Sequence[str]], *,
                costs: Mapping[str, float] | None = None, require_word: bool = False,
-               phone_cost: float | None = None, phone_entry: float | None = None) -> Fst:
+               phone_cost: float | None = None, phone_entry: float | None = None,
+               loop_label: int | None = None) -> Fst:
     """HCLG accepting any sequence (including none) of ``phrases``.
 
     ``costs`` adds a cost (in the decoder's log units) on entering a word: a prior
@@ -293,7 +294,8 @@ def build_hclg(spec: GraphSpec, phrases: Sequence[Sequence[str]], *,
 
     ``phone_cost`` adds garbage as a loop of phones (:meth:`_Builder.phone_loop`), at
     that cost a phone and ``phone_entry`` to enter (default: the reject cost), for
-    words the model has no word for at all.
+    words the model has no word for at all.  It comes out as ``loop_label`` when one is
+    given (a word id of the caller's own), otherwise as ``[unk]``.
     """
     b = _Builder()
     start, ready, done = b.state(), b.state(), b.state()
@@ -325,7 +327,8 @@ def build_hclg(spec: GraphSpec, phrases: Sequence[Sequence[str]], *,
                 for each in spec.prons(word):
                     b.phones(ready, each, spec, spec.words[UNK], cost + (costs or {}).get(word, 0.0), done)
         if phone_cost is not None:
-            b.phone_loop(ready, done, spec, spec.words[UNK], cost if phone_entry is None else phone_entry,
+            b.phone_loop(ready, done, spec, spec.words[UNK] if loop_label is None else loop_label,
+                         cost if phone_entry is None else phone_entry,
                          phone_cost)
     finals = {start: 0.0, ready: 0.0, done: 0.0}
     if require_word:

@@ -52,6 +52,9 @@ from ivr.speech.lexicon import DIGIT_WORDS, UNK
 log = logging.getLogger(__name__)
 
 MAX_ALTERNATIVES = 8
+# What the digits question's loop of phones writes, inside the recogniser only: told
+# apart from the model's other words heard as [unk], and written as [unk] after.
+LOOP = "[loop]"
 FULL = ""            # grammar name meaning "the model's whole vocabulary"
 _REQUIRED = ("am/final.mdl", "conf/model.conf", "conf/mfcc.conf", "graph/words.txt")
 _vosk_lock = threading.Lock()
@@ -138,6 +141,11 @@ def level(samples: np.ndarray, rate: int) -> np.ndarray:
 class VoskRecognizer:
     """Implements ``ivr.ports.Recognizer`` with Vosk."""
 
+    # The digits question: decode the plain graph too when the loop's best reading
+    # holds only the model's own words as garbage (before: always when it held any).
+    # ``benchmarks/decode_cost_bench.py`` sets it to compare.
+    plain_when_words = False
+
     def __init__(self, model_dir: Path, grammars_dir: Path | None = None):
         self.model_dir = Path(model_dir)
         _check_model_dir(self.model_dir)
@@ -197,11 +205,12 @@ class VoskRecognizer:
                 if beside:
                     self._beside[name] = self._stage(tmp / f"{name}.beside", graph, am=attached.folder)
                 if looped:
+                    words = {**spec.words, LOOP: max(spec.words.values()) + 1}
                     self._looped[name] = self._stage(
                         tmp / f"{name}.loop",
                         g.build_hclg(spec, usable, costs=costs, phone_cost=meta.phone_cost,
-                                     phone_entry=meta.phone_entry),
-                        lattice_beam=meta.lattice_beam, am=am)
+                                     phone_entry=meta.phone_entry, loop_label=words[LOOP]),
+                        lattice_beam=meta.lattice_beam, am=am, words=words)
                 for n in counted:
                     self._counted[(name, n)] = self._stage(tmp / f"{name}.{n}", g.build_counted(spec, digits, n),
                                                            am=am)
@@ -216,7 +225,8 @@ class VoskRecognizer:
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
 
-    def _stage(self, staged: Path, fst: g.Fst, lattice_beam: float | None = None, am: str = "am"):
+    def _stage(self, staged: Path, fst: g.Fst, lattice_beam: float | None = None, am: str = "am",
+               words: dict[str, int] | None = None):
         (staged / "graph").mkdir(parents=True)
         (staged / "am").symlink_to(self.model_dir.resolve() / am)
         if lattice_beam is None:
@@ -232,7 +242,11 @@ class VoskRecognizer:
                      if not ln.strip().startswith("--lattice-beam")]
             (staged / "conf/model.conf").write_text("\n".join(lines + [f"--lattice-beam={lattice_beam}"]) + "\n",
                                                     encoding="utf-8")
-        shutil.copy(self.model_dir / "graph/words.txt", staged / "graph/words.txt")
+        if words is None:
+            shutil.copy(self.model_dir / "graph/words.txt", staged / "graph/words.txt")
+        else:
+            (staged / "graph/words.txt").write_text("".join(f"{w} {i}\n" for w, i in words.items()),
+                                                    encoding="utf-8")
         g.write_vector_fst(fst, staged / "graph/HCLG.fst")
         # Vosk reads everything in its constructor, so the staging folder can go.
         return _load_model(self._vosk, staged)
@@ -295,13 +309,25 @@ class VoskRecognizer:
         better by the loop than by forcing its words onto digits, while a poorly heard
         digit is explained only a little better by a few loop phones than by itself,
         and stays a digit.
+
+        The loop writes ``LOOP``, not ``[unk]``, so a best reading whose garbage is
+        only the model's own words ("NIK saya", "eh", heard as ``[unk]``) is told
+        apart: it holds no loop phones, so it is a path of the plain graph too and its
+        best there (the loop graph holds every plain path), and the gate, at 0 against
+        itself, would keep the plain reading, the same words.  It is the answer
+        without decoding the plain graph (``plain_when_words``: decode it anyway).
         """
         meta = self.meta[grammar]
-        looped = _decode(self._vosk.KaldiRecognizer(self._looped[grammar], float(rate)), data, rate)
+        # twice the readings: the loop's and the model's words' garbage can be one
+        # reading twice, which ``_loop_as_unk`` makes one
+        looped = _decode(self._vosk.KaldiRecognizer(self._looped[grammar], float(rate)), data, rate,
+                         2 * MAX_ALTERNATIVES)
         alts = looped.get("alternatives") or []
         best = max(alts, key=lambda a: float(a.get("confidence", 0.0)), default=None)
-        if best is not None and UNK not in str(best.get("text", "")).split():
-            return looped
+        said = str(best.get("text", "")).split() if best is not None else []
+        if best is not None and LOOP not in said and (UNK not in said or not self.plain_when_words):
+            return _loop_as_unk(looped)
+        looped = _loop_as_unk(looped)
         plain = _decode(self._vosk.KaldiRecognizer(self._models[grammar], float(rate)), data, rate)
         if best is None:
             return plain
@@ -351,8 +377,23 @@ def _averaged(first: list[Hypothesis], second: list[Hypothesis]) -> list[Hypothe
     return hyps
 
 
-def _decode(rec, data: bytes, rate: int) -> dict:
-    rec.SetMaxAlternatives(MAX_ALTERNATIVES)
+def _loop_as_unk(result: dict) -> dict:
+    """A loop graph's decode with ``LOOP`` written as ``[unk]``, as the transcript has
+    it: readings that become the same keep the best score, once, and the best
+    ``MAX_ALTERNATIVES`` stay, as when the loop wrote ``[unk]`` in the graph itself."""
+    if "alternatives" not in result:
+        return result
+    best: dict[str, dict] = {}
+    for a in result.get("alternatives") or ():
+        text = " ".join(UNK if w == LOOP else w for w in str(a.get("text", "")).split())
+        if text not in best or float(a.get("confidence", 0.0)) > float(best[text].get("confidence", 0.0)):
+            best[text] = {**a, "text": text}
+    alts = sorted(best.values(), key=lambda a: -float(a.get("confidence", 0.0)))
+    return {**result, "alternatives": alts[:MAX_ALTERNATIVES]}
+
+
+def _decode(rec, data: bytes, rate: int, alternatives: int = MAX_ALTERNATIVES) -> dict:
+    rec.SetMaxAlternatives(alternatives)
     step = rate * 2                             # feed 0.5 s at a time (2 bytes per sample)
     for i in range(0, len(data), step):
         rec.AcceptWaveform(data[i:i + step])

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from ivr.errors import RecognizerError
+from tests import needs
 from ivr.speech.evaluate import read_manifest, word_errors
 from ivr.speech.grammars import BUILTIN
 from ivr.speech.lexicon import DIGIT_WORDS
@@ -257,6 +258,58 @@ def _news_sentences_with_digits(count: int) -> list[tuple[Path, list[str]]]:
         if ref:
             rows.append((NEWS / "flac" / f"{uid}.flac", ref))
     return rows[:count]
+
+
+class _Counting:
+    """Stands for the vosk module and counts the recognisers made (one per decode)."""
+
+    def __init__(self, vosk):
+        self._vosk, self.made = vosk, 0
+
+    def KaldiRecognizer(self, *args):              # noqa: N802 - vosk's name
+        self.made += 1
+        return self._vosk.KaldiRecognizer(*args)
+
+
+@needs.espeak
+def test_carrier_words_the_model_knows_cost_no_second_decode(tmp_path):
+    # "NIK saya" is the model's own words, heard as [unk] on the plain graph's paths:
+    # the loop's reading then holds no loop phones, it is the plain graph's best too,
+    # and the plain graph need not decode again.  Same transcripts, fewer decodes
+    # (dither off: a decode depends on nothing else).
+    from ivr.speech.train import corpus
+
+    model = tmp_path / "model"
+    shutil.copytree(default_model_dir(), model)
+    mfcc = model / "conf" / "mfcc.conf"
+    mfcc.write_text(mfcc.read_text(encoding="utf-8").replace("--dither=1.0", "--dither=0"), encoding="utf-8")
+    now, before = VoskRecognizer(model), VoskRecognizer(model)
+    before.plain_when_words = True
+    now._vosk, before._vosk = _Counting(now._vosk), _Counting(before._vosk)
+    saved = 0
+    for i, text in enumerate(("nik saya tiga satu tujuh satu", "nomor saya, dua sembilan", "eh, lima enam, eh, nol")):
+        x, rate = corpus.espeak(text, ("Mike", "Annie", "Andy")[i], 150, 50)
+        samples = (np.clip(x, -1, 1) * 0.3 * 32767).astype(np.int16)
+        now._vosk.made = before._vosk.made = 0
+        got, old = now.recognize_samples(samples, rate, "digits"), before.recognize_samples(samples, rate, "digits")
+        assert got.text == old.text, text
+        assert now._vosk.made <= before._vosk.made
+        saved += before._vosk.made - now._vosk.made
+    assert saved >= 2
+
+
+def test_the_loop_of_phones_can_write_a_label_of_its_own():
+    from ivr.speech import graph as g
+
+    spec = g.GraphSpec.load(default_model_dir())
+    phrases = [["satu"], ["dua"], ["[unk]"]]
+    plain = g.build_hclg(spec, phrases)
+    own = g.build_hclg(spec, phrases, phone_cost=0.75, phone_entry=2.5, loop_label=999)
+    unk = g.build_hclg(spec, phrases, phone_cost=0.75, phone_entry=2.5)
+    labels = lambda fst: [a.olabel for a in fst.arcs if a.olabel]   # noqa: E731
+    # the loop is one arc in, labelled; every other labelled arc is the plain graph's
+    assert labels(own).count(999) == 1 and sorted(labels(own)) == sorted(labels(plain) + [999])
+    assert sorted(labels(unk)) == sorted(labels(plain) + [spec.words["[unk]"]])
 
 
 def _without_loop(tmp_path: Path) -> Path:
