@@ -320,14 +320,13 @@ class VoskRecognizer:
         meta = self.meta[grammar]
         # twice the readings: the loop's and the model's words' garbage can be one
         # reading twice, which ``_loop_as_unk`` makes one
-        looped = _decode(self._vosk.KaldiRecognizer(self._looped[grammar], float(rate)), data, rate,
-                         2 * MAX_ALTERNATIVES)
-        alts = looped.get("alternatives") or []
-        best = max(alts, key=lambda a: float(a.get("confidence", 0.0)), default=None)
+        raw = _decode(self._vosk.KaldiRecognizer(self._looped[grammar], float(rate)), data, rate,
+                      2 * MAX_ALTERNATIVES)
+        best = max(raw.get("alternatives") or [], key=lambda a: float(a.get("confidence", 0.0)), default=None)
         said = str(best.get("text", "")).split() if best is not None else []
+        looped = _loop_as_unk(raw)
         if best is not None and LOOP not in said and (UNK not in said or not self.plain_when_words):
-            return _loop_as_unk(looped)
-        looped = _loop_as_unk(looped)
+            return looped
         plain = _decode(self._vosk.KaldiRecognizer(self._models[grammar], float(rate)), data, rate)
         if best is None:
             return plain
